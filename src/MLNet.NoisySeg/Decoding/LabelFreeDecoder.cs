@@ -1,0 +1,334 @@
+using MLNet.NoisySeg.Core;
+
+namespace MLNet.NoisySeg.Decoding;
+
+/// <summary>
+/// Output levels of a binary network estimated without clean labels (<see cref="LabelFreeDecoder.EstimateBinary(IReadOnlyList{float[]}, NoiseTransitionMatrix?, int)"/>).
+/// </summary>
+/// <param name="Threshold">Otsu's threshold on the outputs.</param>
+/// <param name="Inverted">True when foreground is predicted where p &lt; <paramref name="Threshold"/> (known Q with det &lt; 0).</param>
+/// <param name="LowLevel">Mean output of the low class (values &lt;= threshold).</param>
+/// <param name="HighLevel">Mean output of the high class (values &gt; threshold); NaN for constant outputs.</param>
+/// <param name="LowFraction">Fraction of pixels in the low class.</param>
+/// <param name="Effectiveness">Otsu's between-class / total variance, see <see cref="OtsuResult.Effectiveness"/>.</param>
+/// <param name="Separation">(HighLevel - LowLevel) / within-class standard deviation, see <see cref="OtsuResult.Separation"/>.</param>
+/// <param name="MixtureSeparation">
+/// Ashman's D = sqrt(2) |m1 - m0| / sqrt(s0^2 + s1^2) of a two-Gaussian mixture fitted by EM to the output
+/// histogram, started from Otsu's split. D &gt; 2 means two cleanly separated levels. Unlike
+/// <paramref name="Effectiveness"/> it does not penalise imbalanced classes (10% foreground at levels
+/// 3 standard deviations apart: D ≈ 3 but eta ≈ 0.6, the same eta as a single Gaussian). Measured reference
+/// values: one Gaussian 0.7; two equal-weight levels 2 sd apart 2.0, 4 sd apart 4.0; 10% foreground 3 sd
+/// apart 3.0, 5 sd apart 5.0; a uniform distribution 3.0 (limitation: flat outputs pass); a skewed
+/// log-normal 1.5; outputs with a large spike of identical values (e.g. clamped at 0) can score low
+/// although a threshold works. NaN for constant outputs.
+/// </param>
+public sealed record BinaryLevelEstimate(double Threshold, bool Inverted, double LowLevel, double HighLevel,
+    double LowFraction, double Effectiveness, double Separation, double MixtureSeparation)
+{
+    /// <summary>The output level on background pixels (the low level unless inverted).</summary>
+    public double BackgroundLevel => Inverted ? HighLevel : LowLevel;
+
+    /// <summary>The output level on foreground pixels (the high level unless inverted).</summary>
+    public double ForegroundLevel => Inverted ? LowLevel : HighLevel;
+
+    /// <summary>
+    /// Heuristic: <see cref="MixtureSeparation"/> &gt;= <see cref="LabelFreeDecoder.MinimumMixtureSeparation"/> (2).
+    /// False means the outputs do not show two separate levels and the threshold is not trustworthy.
+    /// </summary>
+    public bool AreLevelsSeparated => MixtureSeparation >= LabelFreeDecoder.MinimumMixtureSeparation;
+
+    /// <summary>The rule that decodes with this estimate.</summary>
+    public DecodingRule ToRule() => DecodingRule.AtThreshold(Threshold, Inverted);
+}
+
+/// <summary>
+/// Output levels of a multi-class network estimated without clean labels (<see cref="LabelFreeDecoder.EstimateLevels"/>):
+/// an NTM-like matrix whose row j is the mean output vector on pixels of (estimated) true class j.
+/// </summary>
+/// <param name="Levels">Row j = mean output (a probability vector) of the cluster assigned to class j.</param>
+/// <param name="ClassFractions">Fraction of pixels in each row's cluster.</param>
+/// <param name="Determinant">det(Levels); near 0 means the levels do not separate and the correction is ill-posed.</param>
+/// <param name="Iterations">k-means iterations run.</param>
+public sealed record MulticlassLevelEstimate(NoiseTransitionMatrix Levels, IReadOnlyList<double> ClassFractions, double Determinant, int Iterations)
+{
+    /// <summary>The inverse-NTM rule with <see cref="Levels"/> as Q.</summary>
+    /// <exception cref="InvalidOperationException">The levels matrix is singular.</exception>
+    public DecodingRule ToRule() => DecodingRule.InverseNtm(Levels);
+}
+
+/// <summary>
+/// Label-free decoding (method.md section 5, [ours]): estimate the network's output levels from its
+/// own outputs on its training data, where no clean mask exists, and decode with them.
+/// </summary>
+/// <remarks>
+/// <para>Binary: with BCE the optimal output is E[noisy label | x], so a network trained on sampling(s)
+/// outputs about s on foreground and 0 on background, and on flipping(f, b) about 1 - f and b. Otsu's
+/// threshold on the pooled outputs splits the two levels; the class means are the levels. Orientation
+/// cannot be told from noisy labels alone (a 90%/90% flip looks like labelling the other class); with a
+/// known Q, det(Q) = 1 - f - b &lt; 0 means the map is inverted.</para>
+/// <para>Multi-class: with CE the output on a pixel of true class j is about row j of Q (p_noisy = Qᵀ e_j).
+/// The rows are estimated by k-means on the output vectors (initialised at the mean output of each
+/// argmax group, empty groups filled farthest-point first; deterministic), and clusters are matched to
+/// classes by the assignment that maximises the trace (each true class keeps its own label more often
+/// than any other class's cluster does; exhaustive up to 8 classes, greedy above). Decode with
+/// <see cref="DecodingRule.InverseNtm"/>.</para>
+/// </remarks>
+public static class LabelFreeDecoder
+{
+    /// <summary>Ashman's D at or above which binary output levels count as separated (the usual criterion
+    /// for a clean separation of two Gaussian components); see <see cref="BinaryLevelEstimate.MixtureSeparation"/>.</summary>
+    public const double MinimumMixtureSeparation = 2.0;
+
+    /// <summary>Estimates the two output levels of a binary network from its outputs on (training) images.</summary>
+    /// <param name="outputs">Per image, the foreground probability map (K = 1).</param>
+    /// <param name="knownNoise">The binary noise matrix when known (simulated noise); fixes the orientation.</param>
+    /// <param name="binCount">Otsu histogram bins (default 256).</param>
+    /// <exception cref="ArgumentException">No value, NaN/infinite values, or <paramref name="knownNoise"/> is not 2x2.</exception>
+    /// <exception cref="InvalidOperationException"><paramref name="knownNoise"/> is singular (f + b = 1): the labels carry no structure.</exception>
+    public static BinaryLevelEstimate EstimateBinary(IReadOnlyList<float[]> outputs, NoiseTransitionMatrix? knownNoise = null, int binCount = Otsu.DefaultBinCount)
+    {
+        bool inverted = IsInvertedOrientation(knownNoise);
+        return FromOtsu(Otsu.ComputeDetailed(outputs, binCount, nameof(outputs)), inverted);
+    }
+
+    /// <summary>Estimates the two output levels of a binary network from pooled outputs.</summary>
+    /// <param name="outputs">Foreground probabilities (any number of pixels and images, concatenated).</param>
+    /// <param name="knownNoise">The binary noise matrix when known (simulated noise); fixes the orientation.</param>
+    /// <param name="binCount">Otsu histogram bins (default 256).</param>
+    /// <exception cref="ArgumentException">No value, NaN/infinite values, or <paramref name="knownNoise"/> is not 2x2.</exception>
+    /// <exception cref="InvalidOperationException"><paramref name="knownNoise"/> is singular (f + b = 1).</exception>
+    public static BinaryLevelEstimate EstimateBinary(ReadOnlySpan<float> outputs, NoiseTransitionMatrix? knownNoise = null, int binCount = Otsu.DefaultBinCount)
+    {
+        bool inverted = IsInvertedOrientation(knownNoise);
+        return FromOtsu(Otsu.ComputeDetailed(outputs, binCount, nameof(outputs)), inverted);
+    }
+
+    private static BinaryLevelEstimate FromOtsu((OtsuResult Result, long[] Histogram, double Min, double Max, double LowVariance, double HighVariance) d, bool inverted)
+    {
+        var r = d.Result;
+        double mixture = TwoLevelMixture.AshmanD(d.Histogram, d.Min, d.Max, r, d.LowVariance, d.HighVariance);
+        return new(r.Threshold, inverted, r.LowMean, r.HighMean, r.LowFraction, r.Effectiveness, r.Separation, mixture);
+    }
+
+    /// <summary>
+    /// True when a binary noise matrix inverts the learned map: det(Q) = Q[0,0] Q[1,1] - Q[0,1] Q[1,0]
+    /// (= 1 - f - b for flipping) is negative. Null means not known: not inverted.
+    /// </summary>
+    /// <param name="knownNoise">A 2x2 noise matrix, or null.</param>
+    /// <exception cref="ArgumentException"><paramref name="knownNoise"/> is not 2x2.</exception>
+    /// <exception cref="InvalidOperationException">det(Q) = 0: labels carry no structure, no orientation exists.</exception>
+    public static bool IsInvertedOrientation(NoiseTransitionMatrix? knownNoise)
+    {
+        if (knownNoise is null) return false;
+        if (knownNoise.ClassCount != 2)
+            throw new ArgumentException($"knownNoise must be a binary (2x2) matrix; got {knownNoise.ClassCount}x{knownNoise.ClassCount}.", nameof(knownNoise));
+        double det = knownNoise[0, 0] * knownNoise[1, 1] - knownNoise[0, 1] * knownNoise[1, 0];
+        if (Math.Abs(det) < 1e-12)
+            throw new InvalidOperationException("knownNoise is singular (det(Q) = 1 - f - b = 0): the noisy labels carry no structure, so no decoding orientation exists.");
+        return det < 0;
+    }
+
+    /// <summary>
+    /// Estimates the level matrix of a multi-class network from its softmax outputs on (training) images.
+    /// </summary>
+    /// <param name="outputs">Per image, planar [K, H, W] probabilities with K = <paramref name="classCount"/>.</param>
+    /// <param name="classCount">Number of classes, 2 to 255.</param>
+    /// <param name="maxIterations">Upper bound on k-means iterations (default 20, at least 1).</param>
+    /// <exception cref="ArgumentException">No pixel, a length not divisible by <paramref name="classCount"/>, or NaN/infinite values.</exception>
+    public static MulticlassLevelEstimate EstimateLevels(IReadOnlyList<float[]> outputs, int classCount, int maxIterations = 20)
+    {
+        ArgumentNullException.ThrowIfNull(outputs);
+        if (classCount < 2 || classCount > MaskConventions.MaxClassCount)
+            throw new ArgumentOutOfRangeException(nameof(classCount), classCount, $"classCount must be in [2, {MaskConventions.MaxClassCount}].");
+        Guard.AtLeast(maxIterations, 1, nameof(maxIterations));
+        int c = classCount;
+        long pixels = 0;
+        for (int i = 0; i < outputs.Count; i++)
+        {
+            var o = outputs[i] ?? throw new ArgumentException($"outputs[{i}] is null.", nameof(outputs));
+            if (o.Length % c != 0)
+                throw new ArgumentException($"outputs[{i}] has {o.Length} values, not a multiple of classCount = {c}.", nameof(outputs));
+            for (int k = 0; k < o.Length; k++)
+                if (!float.IsFinite(o[k])) throw new ArgumentException($"outputs[{i}][{k}] = {o[k]} is not finite.", nameof(outputs));
+            pixels += o.Length / c;
+        }
+        if (pixels == 0) throw new ArgumentException("outputs holds no pixel.", nameof(outputs));
+
+        var centers = new double[c * c];
+        var sums = new double[c * c];
+        var counts = new long[c];
+        Span<double> v = stackalloc double[c];
+
+        // Initialisation: mean output of each argmax group.
+        foreach (var o in outputs)
+        {
+            int n = o.Length / c;
+            for (int i = 0; i < n; i++)
+            {
+                int arg = 0;
+                for (int k = 0; k < c; k++) { v[k] = o[k * n + i]; if (v[k] > v[arg]) arg = k; }
+                counts[arg]++;
+                for (int k = 0; k < c; k++) sums[arg * c + k] += v[k];
+            }
+        }
+        var alive = new bool[c];
+        for (int g = 0; g < c; g++)
+            if (counts[g] > 0) { alive[g] = true; for (int k = 0; k < c; k++) centers[g * c + k] = sums[g * c + k] / counts[g]; }
+        for (int g = 0; g < c; g++)
+        {
+            if (alive[g]) continue;
+            // Farthest point from the live centres (first one on ties).
+            double far = -1;
+            foreach (var o in outputs)
+            {
+                int n = o.Length / c;
+                for (int i = 0; i < n; i++)
+                {
+                    for (int k = 0; k < c; k++) v[k] = o[k * n + i];
+                    double d = Nearest(v, centers, alive, c, out _);
+                    if (d > far) { far = d; for (int k = 0; k < c; k++) centers[g * c + k] = v[k]; }
+                }
+            }
+            alive[g] = true;
+        }
+
+        // Lloyd iterations.
+        int iterations = 0;
+        for (; iterations < maxIterations;)
+        {
+            iterations++;
+            Array.Clear(sums); Array.Clear(counts);
+            foreach (var o in outputs)
+            {
+                int n = o.Length / c;
+                for (int i = 0; i < n; i++)
+                {
+                    for (int k = 0; k < c; k++) v[k] = o[k * n + i];
+                    Nearest(v, centers, alive, c, out int g);
+                    counts[g]++;
+                    for (int k = 0; k < c; k++) sums[g * c + k] += v[k];
+                }
+            }
+            double moved = 0;
+            for (int g = 0; g < c; g++)
+            {
+                if (counts[g] == 0) continue; // keep an emptied centre where it was
+                for (int k = 0; k < c; k++)
+                {
+                    double nc = sums[g * c + k] / counts[g];
+                    moved = Math.Max(moved, Math.Abs(nc - centers[g * c + k]));
+                    centers[g * c + k] = nc;
+                }
+            }
+            if (moved < 1e-9) break;
+        }
+
+        int[] classOfCluster = MatchClusters(centers, c);
+        var levels = new double[c, c];
+        var fractions = new double[c];
+        for (int g = 0; g < c; g++)
+        {
+            int j = classOfCluster[g];
+            double rowSum = 0;
+            for (int k = 0; k < c; k++) rowSum += Math.Max(0, centers[g * c + k]);
+            for (int k = 0; k < c; k++)
+                levels[j, k] = rowSum > 0 ? Math.Max(0, centers[g * c + k]) / rowSum : 1.0 / c;
+            fractions[j] = (double)counts[g] / pixels;
+        }
+        var q = new NoiseTransitionMatrix(levels);
+        double det = LinearAlgebra.Determinant(LinearAlgebra.Values(q), c);
+        return new MulticlassLevelEstimate(q, Array.AsReadOnly(fractions), det, iterations);
+    }
+
+    private static double Nearest(ReadOnlySpan<double> v, double[] centers, bool[] alive, int c, out int best)
+    {
+        best = -1;
+        double bestD = double.PositiveInfinity;
+        for (int g = 0; g < c; g++)
+        {
+            if (!alive[g]) continue;
+            double d = 0;
+            for (int k = 0; k < c; k++) { double e = v[k] - centers[g * c + k]; d += e * e; }
+            if (d < bestD) { bestD = d; best = g; }
+        }
+        return bestD;
+    }
+
+    /// <summary>Cluster -> class assignment maximising sum of centers[g, class(g)].</summary>
+    private static int[] MatchClusters(double[] centers, int c)
+    {
+        var assign = new int[c];
+        if (c <= 8)
+        {
+            var perm = new int[c];
+            for (int i = 0; i < c; i++) perm[i] = i;
+            double best = double.NegativeInfinity;
+            Permute(perm, 0, centers, c, ref best, assign);
+            return assign;
+        }
+        var usedCluster = new bool[c];
+        var usedClass = new bool[c];
+        for (int step = 0; step < c; step++)
+        {
+            int bg = -1, bj = -1; double bv = double.NegativeInfinity;
+            for (int g = 0; g < c; g++)
+            {
+                if (usedCluster[g]) continue;
+                for (int j = 0; j < c; j++)
+                    if (!usedClass[j] && centers[g * c + j] > bv) { bv = centers[g * c + j]; bg = g; bj = j; }
+            }
+            usedCluster[bg] = true; usedClass[bj] = true; assign[bg] = bj;
+        }
+        return assign;
+    }
+
+    private static void Permute(int[] perm, int pos, double[] centers, int c, ref double best, int[] assign)
+    {
+        if (pos == c)
+        {
+            double s = 0;
+            for (int g = 0; g < c; g++) s += centers[g * c + perm[g]];
+            if (s > best + 1e-12) { best = s; Array.Copy(perm, assign, c); }
+            return;
+        }
+        for (int i = pos; i < c; i++)
+        {
+            (perm[pos], perm[i]) = (perm[i], perm[pos]);
+            Permute(perm, pos + 1, centers, c, ref best, assign);
+            (perm[pos], perm[i]) = (perm[i], perm[pos]);
+        }
+    }
+
+    /// <summary>
+    /// Corrects one pixel's noisy posterior with the inverse NTM: p_clean ∝ max(0, solve(Qᵀ, p_noisy)),
+    /// normalised to sum 1 (all zeros stay zeros). For whole maps use <see cref="DecodingRule.InverseNtm"/>, which
+    /// inverts Q once.
+    /// </summary>
+    /// <param name="noisyPosterior">The network's output for one pixel (length C).</param>
+    /// <param name="noiseMatrix">Q, C x C, Q[j, m] = P(noisy = m | true = j).</param>
+    /// <param name="cleanPosterior">Receives the corrected posterior (length C).</param>
+    /// <exception cref="ArgumentException">A length differs from C or a value is NaN.</exception>
+    /// <exception cref="InvalidOperationException">Q is singular.</exception>
+    public static void CorrectPosterior(ReadOnlySpan<float> noisyPosterior, NoiseTransitionMatrix noiseMatrix, Span<double> cleanPosterior)
+    {
+        ArgumentNullException.ThrowIfNull(noiseMatrix);
+        int c = noiseMatrix.ClassCount;
+        if (noisyPosterior.Length != c)
+            throw new ArgumentException($"noisyPosterior has {noisyPosterior.Length} values; Q is {c}x{c}.", nameof(noisyPosterior));
+        if (cleanPosterior.Length != c)
+            throw new ArgumentException($"cleanPosterior has {cleanPosterior.Length} values; Q is {c}x{c}.", nameof(cleanPosterior));
+        foreach (float x in noisyPosterior)
+            if (float.IsNaN(x)) throw new ArgumentException("noisyPosterior contains NaN.", nameof(noisyPosterior));
+        double[] m = LinearAlgebra.Invert(LinearAlgebra.Transpose(noiseMatrix), c);
+        double sum = 0;
+        for (int j = 0; j < c; j++)
+        {
+            double x = 0;
+            for (int l = 0; l < c; l++) x += m[j * c + l] * noisyPosterior[l];
+            cleanPosterior[j] = Math.Max(0, x);
+            sum += cleanPosterior[j];
+        }
+        if (sum > 0)
+            for (int j = 0; j < c; j++) cleanPosterior[j] /= sum;
+    }
+}

@@ -162,6 +162,18 @@ internal static class SchemaChecks
         return col;
     }
 
+    public static SchemaShape.Column RequireVectorShape(SchemaShape schema, string column, PrimitiveDataViewType itemType, string role)
+    {
+        foreach (var c in schema)
+        {
+            if (c.Name != column) continue;
+            if (c.Kind == SchemaShape.Column.VectorKind.Scalar || c.ItemType != itemType)
+                throw new ArgumentException($"The {role} column '{column}' must be a vector of {itemType}; found {c.ItemType} ({c.Kind}).", nameof(column));
+            return c;
+        }
+        throw new ArgumentOutOfRangeException(nameof(column), column, $"The {role} column '{column}' was not found in the input schema (columns: {string.Join(", ", schema.Select(s => s.Name))}).");
+    }
+
     public static (int C, int H, int W) ImageShape(VectorDataViewType type, string column, int? height, int? width)
     {
         var d = type.Dimensions;

@@ -1,0 +1,255 @@
+using System.Diagnostics;
+using MLNet.NoisySeg.Core;
+using MLNet.NoisySeg.Losses;
+using MLNet.NoisySeg.Networks;
+using MLNet.NoisySeg.Torch;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace MLNet.NoisySeg.Training;
+
+/// <summary>
+/// Trains a <see cref="UNet"/> on in-memory samples of one size (tile or resize them beforehand).
+/// </summary>
+/// <remarks>
+/// Determinism: weights are initialised after <c>torch.manual_seed(Seed)</c>; the batch order of epoch e is a
+/// <see cref="SeededRandom"/> shuffle keyed by (Seed, e); the augmentation of a sample at step t is keyed by
+/// (Seed, sample Id, t). Nothing depends on earlier random draws, so a resumed run sees exactly the batches of an
+/// uninterrupted one, and on the CPU the same seed and thread count give the same weights.
+/// Each step runs in its own <c>torch.NewDisposeScope()</c>, so native memory stays flat.
+/// Concurrency: several Train calls may run on different threads (seeding + initialisation is serialised), but
+/// libtorch's thread count is process-wide; for reproducible timings run one training at a time.
+/// </remarks>
+public static class SegmentationTrainer
+{
+    private static readonly object InitGate = new();
+
+    /// <summary>
+    /// Trains a network. Cancellation is checked before every step: when requested, a checkpoint of the last completed
+    /// step is written (if CheckpointPath is set) and <see cref="OperationCanceledException"/> is thrown. With
+    /// ResumeFromCheckpoint and an existing checkpoint, training continues from it.
+    /// </summary>
+    /// <param name="samples">Training samples, all with the same Height, Width and InputChannels.</param>
+    /// <param name="options">Options (validated).</param>
+    /// <param name="progress">Receives a report after each step, synchronously on the training thread when the implementation is synchronous.</param>
+    /// <param name="cancellationToken">Stops training between steps.</param>
+    /// <param name="validate">Optional callback (completed steps, current model in eval mode) returning metrics for the
+    /// progress report; called every ValidateEvery steps (0 = each epoch end). Do not dispose the model it receives.</param>
+    /// <param name="maskProvider">Optional online-noise hook: the mask to train a sample on in an epoch (e.g. a fresh
+    /// noisy draw per epoch); called once per use of the sample. Null = the sample's own Mask.</param>
+    /// <returns>The trained model in eval mode; dispose it.</returns>
+    public static TrainedSegmentationModel Train(
+        IReadOnlyList<SegmentationSample> samples,
+        SegmentationTrainerOptions options,
+        IProgress<TrainingProgress>? progress = null,
+        CancellationToken cancellationToken = default,
+        Func<int, TrainedSegmentationModel, IReadOnlyDictionary<string, double>>? validate = null,
+        Func<SegmentationSample, int, byte[]>? maskProvider = null)
+    {
+        ArgumentNullException.ThrowIfNull(samples);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        (int c, int h, int w) = CheckSamples(samples, options);
+
+        TorchRuntime.Initialize(options.Threads);
+        Device device = TorchDevices.Resolve(options.GpuDeviceId, options.FallbackToCpu);
+
+        int n = samples.Count;
+        int batch = Math.Min(options.BatchSize, n);
+        int stepsPerEpoch = n / batch;
+        int totalSteps = options.MaxSteps ?? checked(options.Epochs * stepsPerEpoch);
+
+        UNet network;
+        lock (InitGate) // torch's default generator is process-wide: seed + initialise atomically w.r.t. other Train calls
+        {
+            torch.manual_seed(options.Seed);
+            network = new UNet(options.Network);
+        }
+        OptimizerHelper? optimizer = null;
+        try
+        {
+            network.to(device);
+            optimizer = options.Optimizer == OptimizerKind.Sgd
+                ? optim.SGD(network.parameters(), options.LearningRate, momentum: options.Momentum, weight_decay: options.WeightDecay)
+                : optim.Adam(network.parameters(), options.LearningRate, weight_decay: options.WeightDecay);
+
+            int step = 0;
+            if (options.ResumeFromCheckpoint && File.Exists(options.CheckpointPath))
+            {
+                var ckpt = TrainingCheckpoint.Read(options.CheckpointPath!);
+                if (ckpt.Options.Network != options.Network)
+                    throw new InvalidOperationException($"Checkpoint {options.CheckpointPath} was written for a different Network ({ckpt.Options.Network}); cannot resume with {options.Network}.");
+                ckpt.Restore(network, optimizer);
+                step = ckpt.Step;
+            }
+
+            network.train();
+            var stopwatch = Stopwatch.StartNew();
+            int firstStep = step;
+            int[] order = new int[n];
+            int orderEpoch = -1;
+            int plane = c * h * w, pixels = h * w;
+            var xs = new float[(long)batch * plane];
+            var ms = new byte[(long)batch * pixels];
+            var batchSamples = new SegmentationSample[batch];
+            using var view = new TrainedSegmentationModel(network, options, device, ownsNetwork: false);
+
+            while (step < totalSteps)
+            {
+                if (cancellationToken.IsCancellationRequested)
+                {
+                    if (!string.IsNullOrWhiteSpace(options.CheckpointPath))
+                        TrainingCheckpoint.Capture(options, step, network, optimizer).WriteAtomically(options.CheckpointPath);
+                    cancellationToken.ThrowIfCancellationRequested();
+                }
+
+                int epoch = step / stepsPerEpoch;
+                if (epoch != orderEpoch)
+                {
+                    for (int i = 0; i < n; i++) order[i] = i;
+                    var rng = SeededRandom.For(options.Seed, "noisyseg/batch-order", epoch);
+                    rng.Shuffle(order.AsSpan());
+                    orderEpoch = epoch;
+                }
+                int offset = (step % stepsPerEpoch) * batch;
+                for (int b = 0; b < batch; b++)
+                {
+                    var s = samples[order[offset + b]];
+                    batchSamples[b] = s;
+                    s.Image.CopyTo(xs, (long)b * plane);
+                    byte[] mask = maskProvider is null ? s.Mask : maskProvider(s, epoch);
+                    if (mask is null || mask.Length != pixels)
+                        throw new InvalidOperationException($"maskProvider returned a mask of {mask?.Length ?? 0} pixels for sample '{s.Id}'; expected {pixels}.");
+                    mask.CopyTo(ms, (long)b * pixels);
+                }
+
+                double lr = LearningRateAt(options, step, stepsPerEpoch, totalSteps);
+                foreach (var g in optimizer.ParamGroups) g.LearningRate = lr;
+
+                double lossValue;
+                using (var scope = NewDisposeScope())
+                {
+                    Tensor x = tensor(xs, new long[] { batch, c, h, w }).to(device);
+                    Tensor m = tensor(ms, new long[] { batch, h, w }).to(device);
+                    if (options.Augment) (x, m) = Augment(x, m, batchSamples, options.Seed, step, h == w);
+                    optimizer.zero_grad();
+                    Tensor logits = network.PredictLogits(x, UNetPadding.Reflect);
+                    Tensor loss = SegmentationLoss.Compute(options.Loss, logits, m, options.IgnoreIndex, options.SecondaryLossWeight);
+                    loss.backward();
+                    optimizer.step();
+                    lossValue = loss.item<float>();
+                }
+                step++;
+
+                if (options.CheckpointEvery > 0 && step % options.CheckpointEvery == 0 && step < totalSteps)
+                    TrainingCheckpoint.Capture(options, step, network, optimizer).WriteAtomically(options.CheckpointPath!);
+
+                IReadOnlyDictionary<string, double>? metrics = null;
+                bool validateNow = options.ValidateEvery > 0 ? step % options.ValidateEvery == 0 || step == totalSteps
+                                                              : step % stepsPerEpoch == 0 || step == totalSteps;
+                if (validate is not null && validateNow)
+                {
+                    network.eval();
+                    try { metrics = validate(step, view); }
+                    finally { network.train(); }
+                }
+
+                if (progress is not null)
+                {
+                    TimeSpan elapsed = stopwatch.Elapsed;
+                    TimeSpan eta = TimeSpan.FromTicks((long)(elapsed.Ticks / (double)(step - firstStep) * (totalSteps - step)));
+                    progress.Report(new TrainingProgress(epoch, step, totalSteps, lossValue, lr, elapsed, eta, metrics));
+                }
+            }
+
+            network.eval();
+            optimizer.Dispose();
+            optimizer = null;
+            return new TrainedSegmentationModel(network, options, device, ownsNetwork: true);
+        }
+        catch
+        {
+            optimizer?.Dispose();
+            network.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The learning rate of step <paramref name="step"/> (0-based) under the options' schedule.</summary>
+    /// <param name="options">Options with LearningRate and Schedule.</param>
+    /// <param name="step">0-based step.</param>
+    /// <param name="stepsPerEpoch">Steps in one epoch.</param>
+    /// <param name="totalSteps">The step budget.</param>
+    public static double LearningRateAt(SegmentationTrainerOptions options, int step, int stepsPerEpoch, int totalSteps)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return options.Schedule switch
+        {
+            LearningRateSchedule.Step => options.LearningRate * Math.Pow(options.StepGamma, step / Math.Max(1, stepsPerEpoch) / options.StepEveryEpochs),
+            LearningRateSchedule.Cosine => options.LearningRate * 0.5 * (1 + Math.Cos(Math.PI * step / Math.Max(1, totalSteps))),
+            _ => options.LearningRate,
+        };
+    }
+
+    /// <summary>
+    /// Random dihedral transform per image: the transform of sample s at step t is drawn from (Seed, s.Id, t).
+    /// Square images use all 8 (rot90 k = 0..3, optionally followed by a horizontal flip); others the 4 flips.
+    /// </summary>
+    internal static (Tensor X, Tensor M) Augment(Tensor x, Tensor m, SegmentationSample[] batchSamples, int seed, int step, bool square)
+    {
+        int batch = batchSamples.Length;
+        var codes = new int[batch];
+        bool any = false;
+        for (int b = 0; b < batch; b++)
+        {
+            var rng = SeededRandom.For(seed, batchSamples[b].Id, step).Fork(0xA0_6);
+            codes[b] = rng.NextInt(square ? 8 : 4);
+            any |= codes[b] != 0;
+        }
+        if (!any) return (x, m);
+
+        var xsOut = new Tensor[batch];
+        var msOut = new Tensor[batch];
+        for (int b = 0; b < batch; b++)
+        {
+            Tensor xi = x[b], mi = m[b]; // [C, H, W], [H, W]
+            int code = codes[b];
+            if (square)
+            {
+                int k = code & 3;
+                if (k != 0) { xi = xi.rot90(k, (1, 2)); mi = mi.rot90(k, (0, 1)); }
+                if ((code & 4) != 0) { xi = xi.flip(2); mi = mi.flip(1); }
+            }
+            else
+            {
+                if ((code & 1) != 0) { xi = xi.flip(2); mi = mi.flip(1); }
+                if ((code & 2) != 0) { xi = xi.flip(1); mi = mi.flip(0); }
+            }
+            xsOut[b] = xi;
+            msOut[b] = mi;
+        }
+        return (stack(xsOut), stack(msOut));
+    }
+
+    private static (int C, int H, int W) CheckSamples(IReadOnlyList<SegmentationSample> samples, SegmentationTrainerOptions options)
+    {
+        if (samples.Count == 0) throw new ArgumentException("samples must not be empty.", nameof(samples));
+        int c = options.Network.InputChannels;
+        var first = samples[0] ?? throw new ArgumentException("samples[0] is null.", nameof(samples));
+        int h = first.Height, w = first.Width;
+        if (h < 1 || w < 1) throw new ArgumentException($"samples[0] ('{first.Id}') has size {h}x{w}; Height and Width must be positive.", nameof(samples));
+        for (int i = 0; i < samples.Count; i++)
+        {
+            var s = samples[i] ?? throw new ArgumentException($"samples[{i}] is null.", nameof(samples));
+            if (s.Id is null) throw new ArgumentException($"samples[{i}].Id is null.", nameof(samples));
+            if (s.Height != h || s.Width != w)
+                throw new ArgumentException($"All samples must have the same size for training (tile or resize first): samples[{i}] ('{s.Id}') is {s.Height}x{s.Width}, samples[0] is {h}x{w}.", nameof(samples));
+            if (s.Image is null || s.Image.Length != (long)c * h * w)
+                throw new ArgumentException($"samples[{i}] ('{s.Id}') image has {s.Image?.Length ?? 0} values; expected Network.InputChannels x H x W = {c}x{h}x{w}.", nameof(samples));
+            if (s.Mask is null || s.Mask.Length != (long)h * w)
+                throw new ArgumentException($"samples[{i}] ('{s.Id}') mask has {s.Mask?.Length ?? 0} pixels; expected {h}x{w}.", nameof(samples));
+        }
+        return (c, h, w);
+    }
+}

@@ -1,4 +1,5 @@
 using MLNet.NoisySeg.Core;
+using MLNet.NoisySeg.Data.Preprocessing;
 
 namespace MLNet.NoisySeg.Data;
 
@@ -127,12 +128,12 @@ public static class SegmentationFolderLoader
 
         if (options.Width is int tw && options.Height is int th && (tw != w || th != h))
         {
-            image = ImageResampling.ResizeBilinear(image, channels, h, w, th, tw);
-            if (mask is not null) mask = ImageResampling.ResizeNearest(mask, h, w, th, tw);
+            image = Resizing.Bilinear(image, channels, h, w, th, tw);
+            if (mask is not null) mask = Resizing.Nearest(mask, h, w, th, tw);
             h = th;
             w = tw;
         }
-        Normalize(image, channels, h * w, options.ZScore);
+        Normalize(image, channels, h, w, options.ZScore);
         return new SegmentationItem(Path.GetFileName(imagePath), image, channels, h, w, mask);
     }
 
@@ -174,14 +175,15 @@ public static class SegmentationFolderLoader
         return mask;
     }
 
-    private static void Normalize(float[] image, int channels, int n, bool zScore)
+    private static void Normalize(float[] image, int channels, int height, int width, bool zScore)
     {
         if (!zScore)
         {
             for (int i = 0; i < image.Length; i++) image[i] /= 255f;
             return;
         }
-        ImageNormalization.ZScore(image);
+        // One mean/std over all channels (the paper's per-image z-score of a one-channel image).
+        Normalization.ZScore(image, channels, height, width, perChannel: false);
     }
 
     private static List<string> ListImages(string dir, SegmentationFolderOptions options)

@@ -1,0 +1,137 @@
+using System.IO.Compression;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MLNet.NoisySeg.Data;
+using MLNet.NoisySeg.Data.Synthetic;
+using MLNet.NoisySeg.Networks;
+using MLNet.NoisySeg.Pipelines;
+using MLNet.NoisySeg.Tests.TestSupport;
+using MLNet.NoisySeg.Training;
+
+namespace MLNet.NoisySeg.Tests.Pipelines;
+
+[TestClass]
+public class UNetSegmentationTrainerTests
+{
+    internal static UNetSegmentationTrainerOptions SmallOptions(int steps, SegmentationDecoding decoding = SegmentationDecoding.Fixed, int seed = 1) => new()
+    {
+        ClassCount = 2,
+        Decoding = decoding,
+        Trainer = new SegmentationTrainerOptions
+        {
+            Network = new UNetOptions { Depth = 3, BaseWidth = 8 },
+            Optimizer = OptimizerKind.Adam,
+            LearningRate = 3e-3,
+            MaxSteps = steps,
+            BatchSize = 4,
+            Seed = seed,
+            Threads = 2,
+        },
+    };
+
+    private static readonly Lazy<(MLContext Ml, IDataView Train, IDataView Test, SegmentationTransformer Model)> Clean = new(() =>
+    {
+        var ml = new MLContext(seed: 0);
+        var train = SyntheticFixtures.View(ml, seed: 7, count: 24);
+        var test = SyntheticFixtures.View(ml, seed: 7, count: 8, firstIndex: 100);
+        var model = ml.Segmentation().Trainers.UNet(SmallOptions(steps: 90)).Fit(train);
+        return (ml, train, test, model);
+    });
+
+    [TestMethod]
+    public void CleanLabels_ReachDice085_OnHeldOutImages()
+    {
+        var (ml, _, test, model) = Clean.Value;
+        var scored = model.Transform(test);
+        var metrics = ml.Segmentation().EvaluateBinary(scored);
+        Assert.IsTrue(metrics.Dice >= 0.85, $"Dice {metrics.Dice:0.000}");
+        Assert.IsTrue(metrics.Auc >= 0.95, $"AUC {metrics.Auc:0.000}");
+        var type = (VectorDataViewType)scored.Schema["Probability"].Type;
+        CollectionAssert.AreEqual(new[] { 1, 64, 64 }, type.Dimensions.ToArray());
+        Assert.AreEqual("threshold(0.5)", model.Decoding.ToString());
+    }
+
+    [TestMethod]
+    public void SaveLoad_FreshContextAndProcess_BitIdentical_AndPredictionEngineWorks()
+    {
+        var (ml, _, test, model) = Clean.Value;
+        using var tmp = TestPaths.NewTemp();
+        string zip = Path.Combine(tmp.Path, "unet.zip");
+        ml.Model.Save(model, test.Schema, zip);
+        var expectedProb = EstimatorContract.Dump(model.Transform(test), "Probability");
+        var expectedMask = EstimatorContract.Dump(model.Transform(test), "PredictedMask");
+
+        var ml2 = new MLContext(seed: 5).RegisterNoisySeg();
+        var loaded = ml2.Model.Load(zip, out _);
+        CollectionAssert.AreEqual(expectedProb, EstimatorContract.Dump(loaded.Transform(test), "Probability"));
+        CollectionAssert.AreEqual(expectedMask, EstimatorContract.Dump(loaded.Transform(test), "PredictedMask"));
+
+        // Fresh process: write the test images as a folder, load them there and score with the zip.
+        string split = Path.Combine(tmp.Path, "data");
+        var items = SegmentationDataView.ReadItems(test);
+        SyntheticDataSets.WriteSplit(SyntheticData.FluorescenceBatch(SyntheticFixtures.Nuclei64, 7, 8, 100), split, binary: true);
+        var fromDisk = ml.Data.LoadFromSegmentationFolder(split, SegmentationFolderOptions.BinaryMasks());
+        var inProcess = EstimatorContract.Dump(model.Transform(fromDisk), "Probability");
+        var fresh = EstimatorContract.DumpInFreshProcess(zip, split, "binary:255", "Probability");
+        CollectionAssert.AreEqual(inProcess, fresh);
+
+        // PredictionEngine on the loaded model, image only (no mask column).
+        var engine = ml2.Model.CreatePredictionEngine<ImageInput, Prediction>(loaded);
+        var p = engine.Predict(new ImageInput { Image = items[0].Image });
+        var direct = model.Predict(items[0].Image, 1, 64, 64);
+        CollectionAssert.AreEqual(direct.Probability, p.Probability);
+        CollectionAssert.AreEqual(direct.Mask, p.PredictedMask);
+    }
+
+    [TestMethod]
+    public void TruncatedOrTamperedZip_FailsClearly()
+    {
+        var (ml, _, test, model) = Clean.Value;
+        using var tmp = TestPaths.NewTemp();
+        string zip = Path.Combine(tmp.Path, "unet.zip");
+        ml.Model.Save(model, test.Schema, zip);
+        var bytes = File.ReadAllBytes(zip);
+
+        string truncated = Path.Combine(tmp.Path, "truncated.zip");
+        File.WriteAllBytes(truncated, bytes[..(bytes.Length / 2)]);
+        var ml2 = new MLContext().RegisterNoisySeg();
+        var e = Assert.Throws<Exception>(() => ml2.Model.Load(truncated, out _));
+        Assert.IsFalse(string.IsNullOrWhiteSpace(e.Message));
+
+        // Tamper with the stored weights: re-pack the zip with one changed byte in the largest entry.
+        string tampered = Path.Combine(tmp.Path, "tampered.zip");
+        File.Copy(zip, tampered);
+        using (var archive = ZipFile.Open(tampered, ZipArchiveMode.Update))
+        {
+            var entry = archive.Entries.OrderByDescending(x => x.Length).First();
+            byte[] content;
+            using (var s = entry.Open()) { var ms = new MemoryStream(); s.CopyTo(ms); content = ms.ToArray(); }
+            content[content.Length / 2] ^= 0x5A;
+            string name = entry.FullName;
+            entry.Delete();
+            using var w = archive.CreateEntry(name).Open();
+            w.Write(content);
+        }
+        var error = Assert.Throws<Exception>(() =>
+        {
+            var m = new MLContext().RegisterNoisySeg().Model.Load(tampered, out _);
+            EstimatorContract.Dump(m.Transform(test), "Probability");
+        });
+        Assert.IsFalse(string.IsNullOrWhiteSpace(error.Message));
+    }
+
+    public sealed class ImageInput
+    {
+        [VectorType(1, 64, 64)]
+        public float[] Image { get; set; } = [];
+    }
+
+    public sealed class Prediction
+    {
+        [VectorType]
+        public float[] Probability { get; set; } = [];
+
+        [VectorType]
+        public byte[] PredictedMask { get; set; } = [];
+    }
+}

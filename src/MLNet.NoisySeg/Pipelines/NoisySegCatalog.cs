@@ -1,4 +1,5 @@
 using MLNet.NoisySeg.MetaStructure;
+using MLNet.NoisySeg.Noise;
 using MLNet.NoisySeg.Pipelines;
 
 namespace Microsoft.ML;
@@ -46,4 +47,22 @@ public static class NoisySegCatalog
     /// <param name="options">The options.</param>
     public static MetaStructureEstimator ExtractMetaStructure(this TransformsCatalog catalog, MetaStructureOptions options)
         => new(catalog, options);
+
+    /// <summary>
+    /// Corrupts a mask column into a new column with one of the study's label corruptions, e.g.
+    /// <c>LabelNoiseSpec.Sampling(0.1)</c> (keep 10% of the foreground) or <c>LabelNoiseSpec.Flipping(0.45, 0.45)</c>.
+    /// </summary>
+    /// <param name="catalog">The transforms catalog.</param>
+    /// <param name="noise">The corruption.</param>
+    /// <param name="outputColumnName">Corrupted mask column to create.</param>
+    /// <param name="inputColumnName">Clean mask column.</param>
+    /// <param name="seed">Seed of the corruption.</param>
+    public static LabelNoiseEstimator CorruptLabels(this TransformsCatalog catalog, LabelNoiseSpec noise, string outputColumnName = "NoisyMask",
+        string inputColumnName = "Mask", int seed = 0)
+        => new(catalog, new LabelNoiseOptions { Noise = noise, OutputColumnName = outputColumnName, InputColumnName = inputColumnName, Seed = seed });
+
+    /// <summary>Corrupts a mask column with full options (identity column, epoch for online noise).</summary>
+    /// <param name="catalog">The transforms catalog.</param>
+    /// <param name="options">The options.</param>
+    public static LabelNoiseEstimator CorruptLabels(this TransformsCatalog catalog, LabelNoiseOptions options) => new(catalog, options);
 }

@@ -69,6 +69,12 @@ public sealed class UNetSegmentationTrainerOptions
     /// <summary>Optional online-noise hook: the training mask of a sample in an epoch (e.g. a fresh noisy draw per epoch).</summary>
     public Func<SegmentationSample, int, byte[]>? MaskProvider { get; init; }
 
+    /// <summary>
+    /// Optional callback during training (completed steps, current model) returning metrics for the progress report,
+    /// every Trainer.ValidateEvery steps; e.g. to record Dice against the step budget.
+    /// </summary>
+    public Func<int, TrainedSegmentationModel, IReadOnlyDictionary<string, double>>? ValidationCallback { get; init; }
+
     /// <summary>Checks every option; throws naming the first bad one.</summary>
     public void Validate()
     {
@@ -135,7 +141,7 @@ public sealed class UNetSegmentationTrainer : IEstimator<SegmentationTransformer
         var samples = items.Select(i => new SegmentationSample(i.Name, i.Image, i.Mask!, h, w)).ToList();
         CheckLabels(samples, o.ClassCount);
 
-        using var model = SegmentationTrainer.Train(samples, o.Trainer, o.Progress, o.CancellationToken, maskProvider: o.MaskProvider);
+        using var model = SegmentationTrainer.Train(samples, o.Trainer, o.Progress, o.CancellationToken, o.ValidationCallback, o.MaskProvider);
         var (rule, report) = ChooseDecoding(o, model, samples, c, h, w);
         var state = new SegmentationState(model.ToBytes(), rule.ToString(), o.ClassCount, c, h, w, report);
         return SegmentationTransformer.Create(_catalog, o, state, input);
@@ -173,6 +179,7 @@ public sealed class UNetSegmentationTrainer : IEstimator<SegmentationTransformer
         Progress = o.Progress,
         CancellationToken = o.CancellationToken,
         MaskProvider = o.MaskProvider,
+        ValidationCallback = o.ValidationCallback,
     };
 
     private static (DecodingRule Rule, string Report) ChooseDecoding(UNetSegmentationTrainerOptions o, TrainedSegmentationModel model, IReadOnlyList<SegmentationSample> samples, int c, int h, int w)

@@ -3,7 +3,10 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNet.NoisySeg.Data;
 using MLNet.NoisySeg.Data.Synthetic;
+using MLNet.NoisySeg.Decoding;
+using MLNet.NoisySeg.Evaluation;
 using MLNet.NoisySeg.Networks;
+using MLNet.NoisySeg.Noise;
 using MLNet.NoisySeg.Pipelines;
 using MLNet.NoisySeg.Tests.TestSupport;
 using MLNet.NoisySeg.Training;
@@ -118,6 +121,58 @@ public class UNetSegmentationTrainerTests
             EstimatorContract.Dump(m.Transform(test), "Probability");
         });
         Assert.IsFalse(string.IsNullOrWhiteSpace(error.Message));
+    }
+
+    [TestMethod]
+    public void SampledLabels10Percent_LabelFreeDecodingWorks_WhereFixedThresholdFails()
+    {
+        var ml = new MLContext(seed: 0);
+        var train = SyntheticFixtures.View(ml, seed: 7, count: 24);
+        var test = SyntheticFixtures.View(ml, seed: 7, count: 8, firstIndex: 100);
+        var options = SmallOptions(steps: 150, SegmentationDecoding.LabelFree);
+        var pipeline = ml.Transforms.CorruptLabels(LabelNoiseSpec.Sampling(0.1), seed: 2)
+            .Append(ml.Segmentation().Trainers.UNet(new UNetSegmentationTrainerOptions
+            {
+                LabelColumnName = "NoisyMask", ClassCount = 2, Decoding = SegmentationDecoding.LabelFree, Trainer = options.Trainer,
+            }));
+        var model = pipeline.Fit(train);
+        var seg = (SegmentationTransformer)model.LastTransformer;
+        var labelFree = ml.Segmentation().EvaluateBinary(seg.Transform(test));
+        // Same network, fixed 0.5 threshold: outputs on foreground sit near 0.1, so almost nothing is predicted.
+        var items = SegmentationDataView.ReadItems(test);
+        var fixedEval = new BinarySegmentationEvaluator();
+        foreach (var it in items)
+        {
+            var p = seg.Model.PredictProbabilities(it.Image, 1, 64, 64);
+            var mask = new byte[p.Length];
+            DecodingRule.FixedThreshold.Decode(p, 1, mask);
+            fixedEval.Add(it.Mask, mask);
+        }
+        var fixedDice = fixedEval.GetMetrics().Dice;
+        Assert.IsTrue(labelFree.Dice >= 0.75, $"label-free Dice {labelFree.Dice:0.000} ({seg.DecodingReport})");
+        Assert.IsTrue(fixedDice < 0.3, $"fixed-0.5 Dice {fixedDice:0.000}");
+    }
+
+    [TestMethod]
+    public void Flipped90Percent_WithKnownNoise_DecodesInverted_CloseToClean()
+    {
+        var ml = new MLContext(seed: 0);
+        var train = SyntheticFixtures.View(ml, seed: 7, count: 24);
+        var test = SyntheticFixtures.View(ml, seed: 7, count: 8, firstIndex: 100);
+        var noise = LabelNoiseSpec.Flipping(0.9, 0.9);
+        var options = SmallOptions(steps: 150, SegmentationDecoding.LabelFree);
+        var pipeline = ml.Transforms.CorruptLabels(noise, seed: 2)
+            .Append(ml.Segmentation().Trainers.UNet(new UNetSegmentationTrainerOptions
+            {
+                LabelColumnName = "NoisyMask", ClassCount = 2, Decoding = SegmentationDecoding.LabelFree, Trainer = options.Trainer,
+                KnownNoise = noise.ExpectedTransitionMatrix(),
+            }));
+        var model = pipeline.Fit(train);
+        var seg = (SegmentationTransformer)model.LastTransformer;
+        Assert.IsTrue(seg.Decoding.Inverted, seg.DecodingReport);
+        var flipped = ml.Segmentation().EvaluateBinary(seg.Transform(test)).Dice;
+        var clean = ml.Segmentation().EvaluateBinary(Clean.Value.Model.Transform(test)).Dice;
+        Assert.IsTrue(flipped >= clean - 0.12, $"90/90 flipped Dice {flipped:0.000} vs clean {clean:0.000} ({seg.DecodingReport})");
     }
 
     public sealed class ImageInput

@@ -55,6 +55,33 @@ public class UNetSegmentationTrainerTests
     }
 
     [TestMethod]
+    public void Contract_SchemaInvalidInputAndSaveLoad()
+    {
+        var ml = new MLContext(seed: 0);
+        var data = SyntheticFixtures.View(ml, seed: 3, count: 4);
+        var invalid = ml.Data.LoadFromEnumerable(new[] { new { Image = new float[] { 1f }, Mask = 2f } });
+        EstimatorContract.Check(ml.Segmentation().Trainers.UNet(SmallOptions(steps: 2)), data, invalid, "Probability", "PredictedMask");
+    }
+
+    [TestMethod]
+    public void InvalidOptions_NameTheOption()
+    {
+        var ml = new MLContext();
+        var bad = SmallOptions(2);
+        var e = Assert.Throws<ArgumentException>(() => ml.Segmentation().Trainers.UNet(new UNetSegmentationTrainerOptions { ClassCount = 1, Trainer = bad.Trainer }));
+        Assert.AreEqual("ClassCount", e.ParamName);
+        e = Assert.Throws<ArgumentException>(() => ml.Segmentation().Trainers.UNet(new UNetSegmentationTrainerOptions { ClassCount = 3, Trainer = bad.Trainer }));
+        Assert.AreEqual("Trainer", e.ParamName);
+        e = Assert.Throws<ArgumentException>(() => ml.Segmentation().Trainers.UNet(new UNetSegmentationTrainerOptions { Decoding = SegmentationDecoding.ValidationSweep, Trainer = bad.Trainer }));
+        Assert.AreEqual("ValidationData", e.ParamName);
+        e = Assert.Throws<ArgumentException>(() => ml.Segmentation().Trainers.UNet(new UNetSegmentationTrainerOptions { Trainer = bad.Trainer with { BatchSize = 0 } }));
+        Assert.AreEqual("BatchSize", e.ParamName);
+        var data = ml.Data.LoadFromEnumerable(new[] { new { Image = new float[] { 1f }, Mask = new byte[] { 1 } } });
+        var e2 = Assert.Throws<ArgumentException>(() => ml.Segmentation().Trainers.UNet(bad).Fit(data));
+        StringAssert.Contains(e2.Message, "'Image'");
+    }
+
+    [TestMethod]
     public void SaveLoad_FreshContextAndProcess_BitIdentical_AndPredictionEngineWorks()
     {
         var (ml, _, test, model) = Clean.Value;

@@ -92,7 +92,7 @@ public sealed record DecodingRule
     {
         ArgumentNullException.ThrowIfNull(noiseMatrix);
         var rule = new DecodingRule(DecodingRuleKind.InverseNtm, double.NaN, false, noiseMatrix);
-        rule._inverseTranspose = LinearAlgebra.Invert(LinearAlgebra.Transpose(noiseMatrix), noiseMatrix.ClassCount);
+        rule._inverseTranspose = LinearAlgebra.InverseTranspose(noiseMatrix);
         return rule;
     }
 
@@ -163,7 +163,7 @@ public sealed record DecodingRule
         int c = q.ClassCount;
         if (!(k == c || (k == 1 && c == 2)))
             throw new ArgumentException($"The {c}x{c} noise matrix needs classCount = {c}{(c == 2 ? " or 1" : "")}; got {k}.", "classCount");
-        double[] m = _inverseTranspose ??= LinearAlgebra.Invert(LinearAlgebra.Transpose(q), c);
+        double[] m = _inverseTranspose ??= LinearAlgebra.InverseTranspose(q);
         int n = mask.Length;
         Span<double> noisy = c <= 64 ? stackalloc double[c] : new double[c];
         for (int i = 0; i < n; i++)

@@ -236,7 +236,7 @@ public static class LabelFreeDecoder
             fractions[j] = (double)counts[g] / pixels;
         }
         var q = new NoiseTransitionMatrix(levels);
-        double det = LinearAlgebra.Determinant(LinearAlgebra.Values(q), c);
+        double det = q.Determinant();
         return new MulticlassLevelEstimate(q, Array.AsReadOnly(fractions), det, iterations);
     }
 
@@ -319,7 +319,7 @@ public static class LabelFreeDecoder
             throw new ArgumentException($"cleanPosterior has {cleanPosterior.Length} values; Q is {c}x{c}.", nameof(cleanPosterior));
         foreach (float x in noisyPosterior)
             if (float.IsNaN(x)) throw new ArgumentException("noisyPosterior contains NaN.", nameof(noisyPosterior));
-        double[] m = LinearAlgebra.Invert(LinearAlgebra.Transpose(noiseMatrix), c);
+        double[] m = LinearAlgebra.InverseTranspose(noiseMatrix);
         double sum = 0;
         for (int j = 0; j < c; j++)
         {

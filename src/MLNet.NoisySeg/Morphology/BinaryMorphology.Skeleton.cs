@@ -22,21 +22,24 @@ public static partial class BinaryMorphology
     /// <remarks>
     /// <para>Zhang-Suen style: passes alternate between two sub-iterations until nothing changes. A
     /// foreground pixel p is removable when (1) it has 2 to 6 foreground 8-neighbours (end points are
-    /// kept, so branches keep their length), (2) its Hilditch crossing number is 1, i.e. p is a
-    /// simple point for 8-connected foreground / 4-connected background (this also removes staircase
-    /// corners, so diagonal lines end up 8-connected and one pixel wide), and (3) the directional
-    /// condition of the sub-iteration holds: first N·E·S = 0 and E·S·W = 0 (south-east border and
-    /// north-west corners), second N·E·W = 0 and N·S·W = 0. The three conditions are precomputed in a
-    /// 256-entry table indexed by the 8-neighbour pattern, as scikit-image's <c>skeletonize</c> does.</para>
+    /// kept), (2) its Hilditch crossing number is 1, i.e. p is a simple point for 8-connected
+    /// foreground / 4-connected background (this also removes staircase corners, so diagonal lines end
+    /// up 8-connected and one pixel wide), and (3) the directional condition of the sub-iteration
+    /// holds: first N·E·S = 0 and E·S·W = 0 (south-east border and north-west corners), second
+    /// N·E·W = 0 and N·S·W = 0. The conditions are precomputed in a 256-entry table indexed by the
+    /// 8-neighbour pattern, as scikit-image's <c>skeletonize</c> does.</para>
     /// <para>Each sub-iteration first collects the removable pixels against the state at its start
-    /// (one layer, like the parallel algorithm) and then deletes them in order, re-checking only that
-    /// each is still a simple point in the current state (not the end-point or directional conditions,
-    /// which would leave spurs where a layer is peeled sequentially). The re-check makes every single deletion a simple-point deletion,
-    /// so the number of 8-connected components and of 4-connected background holes never changes
-    /// (plain parallel Zhang-Suen deletes 2x2 squares entirely). Only border pixels and neighbours of
-    /// deleted pixels are examined, and a pixel found not removable in a sub-iteration is not examined
-    /// in that sub-iteration again until a neighbour is deleted. The result is deterministic and close to, but not bit-identical
-    /// with, scikit-image's output. Pixels outside the image count as background.</para>
+    /// (one layer, like the parallel algorithm), then deletes them in order, re-checking only that each
+    /// is still a simple point (re-checking the end-point condition too would leave spurs where a layer
+    /// is peeled one pixel at a time). Every deletion is therefore a simple-point deletion: the number
+    /// of 8-connected components and of 4-connected background holes never changes (plain parallel
+    /// Zhang-Suen deletes 2x2 squares entirely).</para>
+    /// <para>Speed: only border pixels and neighbours of deleted pixels are examined; every pixel's
+    /// 8-neighbour code is kept up to date incrementally; a pixel found not removable in a sub-iteration
+    /// is not examined in that sub-iteration again until a neighbour is deleted.</para>
+    /// <para>The result is deterministic and close to, not bit-identical with, scikit-image's: on a
+    /// 512x512 blob mask every pixel of ours lies within one pixel of scikit-image's skeleton, which
+    /// keeps about 45% more end points (short spurs). Pixels outside the image count as background.</para>
     /// </remarks>
     /// <param name="src">Source mask (width x height).</param>
     /// <param name="dst">Destination: 1 on the skeleton, 0 elsewhere, 255 where <paramref name="src"/> is ignore. May be <paramref name="src"/> itself.</param>

@@ -378,7 +378,7 @@ public sealed class LabelNoiseSpecTests
     public void BoundaryFlipOnlyTouchesTheBand()
     {
         int w = 80, h = 60;
-        var clean = SkeletonShapes.Blobs(w, h, 4);
+        var clean = BlobMasks.Blobs(w, h, 4);
         var band = new byte[clean.Length];
         BinaryMorphology.BoundaryBand(clean, band, w, h, 2);
         var noisy = LabelNoiseSpec.BoundaryFlip(2, 0.5).Apply(clean, w, h, 1, "bf");
@@ -396,7 +396,7 @@ public sealed class LabelNoiseSpecTests
 }
 
 /// <summary>Blob masks for the noise tests (smoothed random field > 0.52, like the benchmark).</summary>
-internal static class SkeletonShapes
+internal static class BlobMasks
 {
     internal static byte[] Blobs(int w, int h, int seed)
     {

@@ -1,0 +1,23 @@
+// NoisySeg.Benchmarks: timings with ratios against the Python references, measured in the same run.
+//   dotnet run -c Release -- [kernels|load|train] [options]
+//   kernels (default): label-noise, morphology and density kernels against NumPy/SciPy/scikit-image
+//                      (see KernelBenchmark: --sizes 512,2048 --repeats 7 --reference <dir> --no-reference)
+//   load:              data layer (LoadBenchmark)
+//   train:             TorchSharp trainer (TrainingBenchmark)
+using NoisySeg.Benchmarks;
+
+string verb = args.Length > 0 && !args[0].StartsWith("--", StringComparison.Ordinal) ? args[0] : "kernels";
+string[] rest = args.Length > 0 && args[0] == verb ? args[1..] : args;
+return verb switch
+{
+    "kernels" => KernelBenchmark.Run(rest),
+    "load" => LoadBenchmark.Run(),
+    "train" => TrainingBenchmark.Run(rest),
+    _ => Usage(verb),
+};
+
+static int Usage(string verb)
+{
+    Console.Error.WriteLine($"Unknown benchmark '{verb}'. Usage: NoisySeg.Benchmarks [kernels|load|train] [options]");
+    return 2;
+}

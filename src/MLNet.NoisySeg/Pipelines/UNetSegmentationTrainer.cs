@@ -70,6 +70,16 @@ public sealed class UNetSegmentationTrainerOptions
     public Func<SegmentationSample, int, byte[]>? MaskProvider { get; init; }
 
     /// <summary>
+    /// Online noise (the paper's redrawn-per-epoch corruption): when set, the label column holds CLEAN masks and every
+    /// epoch trains on a fresh corruption drawn from (<see cref="OnlineNoiseSeed"/>, image identity, epoch).
+    /// Cannot be combined with <see cref="MaskProvider"/>.
+    /// </summary>
+    public Noise.LabelNoiseSpec? OnlineNoise { get; init; }
+
+    /// <summary>Seed of <see cref="OnlineNoise"/>. Default 0.</summary>
+    public int OnlineNoiseSeed { get; init; }
+
+    /// <summary>
     /// Optional callback during training (completed steps, current model) returning metrics for the progress report,
     /// every Trainer.ValidateEvery steps; e.g. to record Dice against the step budget.
     /// </summary>
@@ -93,6 +103,11 @@ public sealed class UNetSegmentationTrainerOptions
             throw new ArgumentException("ValidationSweep decoding needs ValidationData with clean masks.", nameof(ValidationData));
         if (Decoding == SegmentationDecoding.ValidationSweep && ClassCount != 2)
             throw new ArgumentException("ValidationSweep decoding is defined for binary segmentation (ClassCount = 2).", nameof(Decoding));
+        if (OnlineNoise is not null)
+        {
+            if (MaskProvider is not null) throw new ArgumentException("Set either OnlineNoise or MaskProvider, not both.", nameof(OnlineNoise));
+            OnlineNoise.Validate();
+        }
         if (KnownNoise is not null && KnownNoise.ClassCount != ClassCount)
             throw new ArgumentException($"KnownNoise is {KnownNoise.ClassCount}x{KnownNoise.ClassCount}; ClassCount is {ClassCount}.", nameof(KnownNoise));
     }
@@ -141,7 +156,13 @@ public sealed class UNetSegmentationTrainer : IEstimator<SegmentationTransformer
         var samples = items.Select(i => new SegmentationSample(i.Name, i.Image, i.Mask!, h, w)).ToList();
         CheckLabels(samples, o.ClassCount);
 
-        using var model = SegmentationTrainer.Train(samples, o.Trainer, o.Progress, o.CancellationToken, o.ValidationCallback, o.MaskProvider);
+        var maskProvider = o.MaskProvider;
+        if (o.OnlineNoise is { } online)
+        {
+            var corruptor = new Noise.LabelCorruptor(online, o.OnlineNoiseSeed) { Online = true };
+            maskProvider = (sample, epoch) => corruptor.Corrupt(sample.Mask, sample.Width, sample.Height, sample.Id, epoch);
+        }
+        using var model = SegmentationTrainer.Train(samples, o.Trainer, o.Progress, o.CancellationToken, o.ValidationCallback, maskProvider);
         var (rule, report) = ChooseDecoding(o, model, samples, c, h, w);
         var state = new SegmentationState(model.ToBytes(), rule.ToString(), o.ClassCount, c, h, w, report);
         return SegmentationTransformer.Create(_catalog, o, state, input);
@@ -179,6 +200,8 @@ public sealed class UNetSegmentationTrainer : IEstimator<SegmentationTransformer
         Progress = o.Progress,
         CancellationToken = o.CancellationToken,
         MaskProvider = o.MaskProvider,
+        OnlineNoise = o.OnlineNoise,
+        OnlineNoiseSeed = o.OnlineNoiseSeed,
         ValidationCallback = o.ValidationCallback,
     };
 

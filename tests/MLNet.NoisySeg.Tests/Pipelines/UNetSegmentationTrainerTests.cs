@@ -64,6 +64,29 @@ public class UNetSegmentationTrainerTests
     }
 
     [TestMethod]
+    public void OnlineNoise_IsWhatTheNetworkLearns()
+    {
+        // Online flipping with f = b = 1 inverts every redrawn mask: if the online corruption is really used
+        // (instead of the clean column), the network segments the background.
+        var ml = new MLContext(seed: 0);
+        var train = SyntheticFixtures.View(ml, seed: 7, count: 16);
+        var options = SmallOptions(steps: 60);
+        var model = ml.Segmentation().Trainers.UNet(new UNetSegmentationTrainerOptions
+        {
+            Trainer = options.Trainer, Decoding = SegmentationDecoding.Fixed, OnlineNoise = LabelNoiseSpec.Flipping(1, 1), OnlineNoiseSeed = 1,
+        }).Fit(train);
+        var metrics = ml.Segmentation().EvaluateBinary(model.Transform(train));
+        // Dice against the truth is near 0 and specificity collapses: the prediction is the complement.
+        Assert.IsTrue(metrics.Dice < 0.3, $"Dice vs truth {metrics.Dice:0.000}");
+        Assert.IsTrue(metrics.Specificity < 0.3, $"specificity {metrics.Specificity:0.000}");
+        var e = Assert.Throws<ArgumentException>(() => ml.Segmentation().Trainers.UNet(new UNetSegmentationTrainerOptions
+        {
+            Trainer = options.Trainer, OnlineNoise = LabelNoiseSpec.Sampling(0.1), MaskProvider = (s, _) => s.Mask,
+        }));
+        Assert.AreEqual("OnlineNoise", e.ParamName);
+    }
+
+    [TestMethod]
     public void InvalidOptions_NameTheOption()
     {
         var ml = new MLContext();

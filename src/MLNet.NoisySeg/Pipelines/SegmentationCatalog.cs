@@ -115,6 +115,9 @@ public sealed class SegmentationTrainers
 
     internal SegmentationTrainers(MLContext mlContext) => _mlContext = mlContext;
 
+    /// <summary>The context these trainers belong to (for trainer extensions such as Unsupervised).</summary>
+    internal MLContext Context => _mlContext;
+
     /// <summary>
     /// A U-Net (depth 4, base width 16) trained with TorchSharp on an image column and a (possibly noisy) mask column;
     /// the input channel count is taken from the image column at Fit. Uses

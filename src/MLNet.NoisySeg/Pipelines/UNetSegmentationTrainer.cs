@@ -215,15 +215,23 @@ public sealed class UNetSegmentationTrainer : IEstimator<SegmentationTransformer
             case SegmentationDecoding.LabelFree:
             {
                 var outputs = model.PredictProbabilities(samples.Select(s => s.Image).ToList(), c, h, w);
+                var known = o.KnownNoise;
+                string note = "";
+                if (known is not null && !known.IsInvertible)
+                {
+                    // A singular Q (random labels, 50/50 flipping) carries no orientation and has no inverse (Lemma 2).
+                    note = $" (known noise matrix is singular, rank {known.Rank()}: decoded without it)";
+                    known = null;
+                }
                 if (binary)
                 {
-                    var est = LabelFreeDecoder.EstimateBinary(outputs, o.KnownNoise);
-                    return (est.ToRule(), $"label-free: levels {est.BackgroundLevel:0.####}/{est.ForegroundLevel:0.####}, threshold {est.Threshold:0.####}, inverted {est.Inverted}, separation {est.MixtureSeparation:0.##}");
+                    var est = LabelFreeDecoder.EstimateBinary(outputs, known);
+                    return (est.ToRule(), $"label-free: levels {est.BackgroundLevel:0.####}/{est.ForegroundLevel:0.####}, threshold {est.Threshold:0.####}, inverted {est.Inverted}, separation {est.MixtureSeparation:0.##}{note}");
                 }
-                if (o.KnownNoise is not null)
-                    return (DecodingRule.InverseNtm(o.KnownNoise), "label-free: inverse of the known noise matrix");
+                if (known is not null)
+                    return (DecodingRule.InverseNtm(known), "label-free: inverse of the known noise matrix");
                 var levels = LabelFreeDecoder.EstimateLevels(outputs, o.ClassCount);
-                return (levels.ToRule(), $"label-free: estimated level matrix, det {levels.Determinant:0.####}");
+                return (levels.ToRule(), $"label-free: estimated level matrix, det {levels.Determinant:0.####}{note}");
             }
             default:
             {

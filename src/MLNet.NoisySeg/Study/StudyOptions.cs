@@ -1,0 +1,268 @@
+using System.Globalization;
+using MLNet.NoisySeg.Core;
+using MLNet.NoisySeg.Data;
+
+namespace MLNet.NoisySeg.Study;
+
+/// <summary>Preset scale of a study run.</summary>
+public enum StudyProfile
+{
+    /// <summary>Minutes on a laptop CPU: small images, a small U-Net, a few hundred steps, one seed.</summary>
+    Quick,
+
+    /// <summary>The paper's scale (hours; GPU advised): 256² images, a deeper/wider U-Net, thousands of steps, three seeds.</summary>
+    Paper,
+}
+
+/// <summary>One data set of a study: a folder with <c>train/</c> and <c>test/</c> splits in the <c>images|masks</c> layout.</summary>
+public sealed class StudyDatasetOptions
+{
+    /// <summary>Short name used in condition keys, tables and file names (letters, digits, '-', '_', '.').</summary>
+    public string Name { get; init; } = "";
+
+    /// <summary>Data set root folder holding the split folders.</summary>
+    public string Path { get; init; } = "";
+
+    /// <summary>Training split folder name (the validation split is carved from it). Default "train".</summary>
+    public string TrainSplit { get; init; } = "train";
+
+    /// <summary>Test split folder name. Default "test".</summary>
+    public string TestSplit { get; init; } = "test";
+
+    /// <summary>How masks encode classes. Default <see cref="Data.MaskEncoding.Binary"/>.</summary>
+    public MaskEncoding MaskEncoding { get; init; } = MaskEncoding.Binary;
+
+    /// <summary>Binary masks: the gray value of the structure (ISBI 2012: 0). Default 255.</summary>
+    public int ForegroundValue { get; init; } = 255;
+
+    /// <summary>Number of classes (2 = binary grid, more = multi-class grid). Default 2.</summary>
+    public int ClassCount { get; init; } = 2;
+
+    /// <summary>Value marking ignored pixels in class-index masks (CamVid: 11), or null.</summary>
+    public int? IgnoreValue { get; init; }
+
+    /// <summary>Background class of class-wise sampling, dilation and erosion (multi-class). Default 0.</summary>
+    public int BackgroundClass { get; init; }
+
+    /// <summary>Resize width (null = stored size; set both or neither).</summary>
+    public int? Width { get; init; }
+
+    /// <summary>Resize height (null = stored size; set both or neither).</summary>
+    public int? Height { get; init; }
+
+    /// <summary>True when the data set is binary (ClassCount 2).</summary>
+    public bool IsBinary => ClassCount == 2;
+
+    /// <summary>The loader options of this data set.</summary>
+    public SegmentationFolderOptions ToFolderOptions() => new()
+    {
+        MaskEncoding = MaskEncoding,
+        ForegroundValue = ForegroundValue,
+        ClassCount = ClassCount,
+        IgnoreValue = IgnoreValue,
+        Width = Width,
+        Height = Height,
+    };
+
+    /// <summary>Checks every option; the exception names it (prefixed with <paramref name="prefix"/>, e.g. "Datasets[0].").</summary>
+    /// <param name="prefix">Prefix of option names in messages.</param>
+    /// <param name="checkFolders">Also check that the split folders exist.</param>
+    public void Validate(string prefix = "", bool checkFolders = true)
+    {
+        if (string.IsNullOrWhiteSpace(Name) || Name.Any(ch => !(char.IsLetterOrDigit(ch) || ch is '-' or '_' or '.')))
+            throw new ArgumentException($"{prefix}Name must be a non-empty name of letters, digits, '-', '_' or '.'; got '{Name}'.", prefix + nameof(Name));
+        if (string.IsNullOrWhiteSpace(Path))
+            throw new ArgumentException($"{prefix}Path must name the data set folder (with {TrainSplit}/ and {TestSplit}/ splits).", prefix + nameof(Path));
+        if (string.IsNullOrWhiteSpace(TrainSplit)) throw new ArgumentException($"{prefix}TrainSplit must not be empty.", prefix + nameof(TrainSplit));
+        if (string.IsNullOrWhiteSpace(TestSplit)) throw new ArgumentException($"{prefix}TestSplit must not be empty.", prefix + nameof(TestSplit));
+        if (MaskEncoding is not (MaskEncoding.Binary or MaskEncoding.ClassIndex))
+            throw new ArgumentOutOfRangeException(prefix + nameof(MaskEncoding), MaskEncoding, $"{prefix}MaskEncoding must be Binary or ClassIndex.");
+        if (ClassCount is < 2 or > MaskConventions.MaxClassCount)
+            throw new ArgumentOutOfRangeException(prefix + nameof(ClassCount), ClassCount, $"{prefix}ClassCount must be in [2, {MaskConventions.MaxClassCount}].");
+        if (MaskEncoding == MaskEncoding.Binary && ClassCount != 2)
+            throw new ArgumentException($"{prefix}ClassCount must be 2 for binary masks.", prefix + nameof(ClassCount));
+        if (ForegroundValue is < 0 or > 255)
+            throw new ArgumentOutOfRangeException(prefix + nameof(ForegroundValue), ForegroundValue, $"{prefix}ForegroundValue must be a gray value in [0, 255].");
+        if (IgnoreValue is < 0 or > 255)
+            throw new ArgumentOutOfRangeException(prefix + nameof(IgnoreValue), IgnoreValue, $"{prefix}IgnoreValue must be in [0, 255].");
+        if (IgnoreValue is int iv && iv < ClassCount)
+            throw new ArgumentException($"{prefix}IgnoreValue {iv} collides with a class index (ClassCount = {ClassCount}).", prefix + nameof(IgnoreValue));
+        if (BackgroundClass < 0 || BackgroundClass >= ClassCount)
+            throw new ArgumentOutOfRangeException(prefix + nameof(BackgroundClass), BackgroundClass, $"{prefix}BackgroundClass must be a class index in [0, {ClassCount - 1}].");
+        if (Width.HasValue != Height.HasValue)
+            throw new ArgumentException($"{prefix}Width and {prefix}Height must be set together.", prefix + (Width.HasValue ? nameof(Height) : nameof(Width)));
+        if (Width is < 8 or > 4096) throw new ArgumentOutOfRangeException(prefix + nameof(Width), Width, $"{prefix}Width must be in [8, 4096].");
+        if (Height is < 8 or > 4096) throw new ArgumentOutOfRangeException(prefix + nameof(Height), Height, $"{prefix}Height must be in [8, 4096].");
+        if (checkFolders)
+        {
+            foreach (var (split, name) in new[] { (TrainSplit, nameof(TrainSplit)), (TestSplit, nameof(TestSplit)) })
+            {
+                string folder = System.IO.Path.Combine(Path, split);
+                if (!Directory.Exists(folder))
+                    throw new ArgumentException($"{prefix}Path: the split folder '{folder}' does not exist (expected {Path}/{split}/images and /masks; see {prefix}{name}).", prefix + nameof(Path));
+            }
+        }
+    }
+}
+
+/// <summary>A deterministic slice of the condition grid: condition k runs on shard k mod Count.</summary>
+/// <param name="Index">0-based shard index, below <paramref name="Count"/>.</param>
+/// <param name="Count">Number of shards, at least 1.</param>
+public readonly record struct StudyShard(int Index, int Count)
+{
+    /// <summary>The whole grid.</summary>
+    public static StudyShard All => new(0, 1);
+
+    /// <summary>True when this shard runs condition <paramref name="conditionIndex"/>.</summary>
+    /// <param name="conditionIndex">The condition's index in the full grid.</param>
+    public bool Owns(int conditionIndex) => conditionIndex % Count == Index;
+
+    /// <summary>Parses "i/n" (e.g. "0/2"); throws <see cref="ArgumentException"/> naming Shard.</summary>
+    /// <param name="text">The text.</param>
+    public static StudyShard Parse(string text)
+    {
+        var parts = (text ?? "").Split('/');
+        if (parts.Length != 2
+            || !int.TryParse(parts[0].Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out int i)
+            || !int.TryParse(parts[1].Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out int n)
+            || n < 1 || i >= n)
+            throw new ArgumentException($"Shard must be 'i/n' with 0 <= i < n (e.g. 0/4); got '{text}'.", "Shard");
+        return new StudyShard(i, n);
+    }
+
+    /// <inheritdoc />
+    public override string ToString() => FormattableString.Invariant($"{Index}/{Count}");
+}
+
+/// <summary>
+/// Options of a study run (<see cref="StudyRunner"/>). Start from <see cref="ForProfile"/> and adjust with <c>with</c>-style
+/// object initialisers; <see cref="Validate"/> names the first bad option.
+/// </summary>
+public sealed record StudyOptions
+{
+    /// <summary>The preset this run started from (informational; every knob below is explicit).</summary>
+    public StudyProfile Profile { get; init; } = StudyProfile.Quick;
+
+    /// <summary>Data sets; each gets the binary or the multi-class grid by its class count.</summary>
+    public IReadOnlyList<StudyDatasetOptions> Datasets { get; init; } = [];
+
+    /// <summary>Seeds (each condition runs once per seed; the corruption and the training use it). At least one, distinct.</summary>
+    public IReadOnlyList<int> Seeds { get; init; } = [0];
+
+    /// <summary>Training steps per condition.</summary>
+    public int Steps { get; init; } = 300;
+
+    /// <summary>Images per step.</summary>
+    public int BatchSize { get; init; } = 4;
+
+    /// <summary>Adam learning rate.</summary>
+    public double LearningRate { get; init; } = 3e-3;
+
+    /// <summary>U-Net depth (down-sampling levels).</summary>
+    public int Depth { get; init; } = 3;
+
+    /// <summary>U-Net channels of the first level.</summary>
+    public int BaseWidth { get; init; } = 8;
+
+    /// <summary>Random flips/rotations during training.</summary>
+    public bool Augment { get; init; } = true;
+
+    /// <summary>Fraction of the training split carved off (deterministically, <c>DataSplit</c>) as the clean validation split of the paper protocol.</summary>
+    public double ValidationFraction { get; init; } = 0.2;
+
+    /// <summary>Seed of the train/validation carving (the same split for every condition and seed).</summary>
+    public int SplitSeed { get; init; }
+
+    /// <summary>Budget curves: steps between label-free evaluations of CL and RCL conditions; 0 = no curves.</summary>
+    public int BudgetEvery { get; init; } = 50;
+
+    /// <summary>Box-kernel half-size h of the density maps (meta-structure statistics and panels).</summary>
+    public int DensityBandwidth { get; init; } = 5;
+
+    /// <summary>
+    /// Relative tolerance of the effective rank of the estimated noise matrix: a pivot below this fraction of the largest
+    /// entry counts as zero, so the sampling error of a counted matrix does not make random labels look full-rank.
+    /// </summary>
+    public double RankTolerance { get; init; } = 0.02;
+
+    /// <summary>Pass the simulated noise matrix (when defined and invertible) to label-free decoding as the known noise. Default true.</summary>
+    public bool UseKnownNoise { get; init; } = true;
+
+    /// <summary>Write an image panel (image | clean | corrupted | density | prediction) per condition of the first seed.</summary>
+    public bool WritePanels { get; init; } = true;
+
+    /// <summary>Output folder (results.jsonl, results.csv, panels/). A sharded run writes to <c>shard-i-of-n/</c> below it.</summary>
+    public string OutputFolder { get; init; } = "study-output";
+
+    /// <summary>The slice of the grid this process runs.</summary>
+    public StudyShard Shard { get; init; } = StudyShard.All;
+
+    /// <summary>libtorch threads (null = processor count). Results are reproducible for a fixed thread count.</summary>
+    public int? Threads { get; init; }
+
+    /// <summary>
+    /// Conditions trained at the same time in this process (default 1). On small CPUs, 2 conditions with
+    /// <see cref="Threads"/> = 1 each use the cores better than one condition with 2 libtorch threads. Results do not
+    /// depend on it (every condition is seeded by its own seed; keep <see cref="Threads"/> fixed for bit-identical runs).
+    /// </summary>
+    public int MaxParallelConditions { get; init; } = 1;
+
+    /// <summary>Restrict the grid to conditions whose noise text contains one of these strings (null/empty = all).</summary>
+    public IReadOnlyList<string>? ConditionFilter { get; init; }
+
+    /// <summary>The folder this run writes its results to (the shard folder when sharded).</summary>
+    public string ResultsFolder => Shard.Count > 1
+        ? System.IO.Path.Combine(OutputFolder, FormattableString.Invariant($"shard-{Shard.Index}-of-{Shard.Count}"))
+        : OutputFolder;
+
+    /// <summary>
+    /// Preset options. <see cref="StudyProfile.Quick"/>: the given data sets as they are, 1 seed, depth 3 / base 8, 300 steps
+    /// (resize them yourself: the runner's quick profile uses ISBI at 128² and CamVid at 120x90).
+    /// <see cref="StudyProfile.Paper"/>: 3 seeds, depth 4 / base 32, 3000 steps, batch 8.
+    /// </summary>
+    /// <param name="profile">The profile.</param>
+    /// <param name="datasets">The data sets.</param>
+    /// <param name="outputFolder">Output folder.</param>
+    public static StudyOptions ForProfile(StudyProfile profile, IReadOnlyList<StudyDatasetOptions> datasets, string outputFolder) => profile switch
+    {
+        StudyProfile.Paper => new StudyOptions
+        {
+            Profile = profile, Datasets = datasets, OutputFolder = outputFolder, Seeds = [0, 1, 2],
+            Steps = 3000, BatchSize = 8, Depth = 4, BaseWidth = 32, LearningRate = 1e-3, BudgetEvery = 250,
+        },
+        _ => new StudyOptions { Profile = StudyProfile.Quick, Datasets = datasets, OutputFolder = outputFolder },
+    };
+
+    /// <summary>Checks every option; throws <see cref="ArgumentException"/>/<see cref="ArgumentOutOfRangeException"/> naming the first bad one.</summary>
+    /// <param name="checkFolders">Also check that the data set folders exist.</param>
+    public void Validate(bool checkFolders = true)
+    {
+        if (!Enum.IsDefined(Profile)) throw new ArgumentOutOfRangeException(nameof(Profile), Profile, "Profile must be Quick or Paper.");
+        if (Datasets is null || Datasets.Count == 0) throw new ArgumentException("Datasets must list at least one data set.", nameof(Datasets));
+        var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        for (int i = 0; i < Datasets.Count; i++)
+        {
+            var d = Datasets[i] ?? throw new ArgumentException($"Datasets[{i}] is null.", nameof(Datasets));
+            d.Validate($"Datasets[{i}].", checkFolders);
+            if (!names.Add(d.Name)) throw new ArgumentException($"Datasets[{i}].Name '{d.Name}' is used twice.", $"Datasets[{i}].Name");
+        }
+        if (Seeds is null || Seeds.Count == 0) throw new ArgumentException("Seeds must list at least one seed.", nameof(Seeds));
+        if (Seeds.Distinct().Count() != Seeds.Count) throw new ArgumentException("Seeds must be distinct.", nameof(Seeds));
+        if (Steps is < 1 or > 10_000_000) throw new ArgumentOutOfRangeException(nameof(Steps), Steps, "Steps must be in [1, 10000000].");
+        if (BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "BatchSize must be at least 1.");
+        if (!double.IsFinite(LearningRate) || LearningRate <= 0) throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "LearningRate must be a finite number greater than 0.");
+        if (Depth is < 1 or > 8) throw new ArgumentOutOfRangeException(nameof(Depth), Depth, "Depth must be in [1, 8].");
+        if (BaseWidth is < 1 or > 1024) throw new ArgumentOutOfRangeException(nameof(BaseWidth), BaseWidth, "BaseWidth must be in [1, 1024].");
+        if (double.IsNaN(ValidationFraction) || ValidationFraction <= 0 || ValidationFraction >= 1)
+            throw new ArgumentOutOfRangeException(nameof(ValidationFraction), ValidationFraction, "ValidationFraction must be in (0, 1): the paper protocol needs a clean validation split.");
+        if (BudgetEvery < 0) throw new ArgumentOutOfRangeException(nameof(BudgetEvery), BudgetEvery, "BudgetEvery must be >= 0 (0 = no budget curves).");
+        if (DensityBandwidth is < 1 or > 256) throw new ArgumentOutOfRangeException(nameof(DensityBandwidth), DensityBandwidth, "DensityBandwidth must be in [1, 256].");
+        if (!double.IsFinite(RankTolerance) || RankTolerance < 0 || RankTolerance >= 1)
+            throw new ArgumentOutOfRangeException(nameof(RankTolerance), RankTolerance, "RankTolerance must be in [0, 1).");
+        if (string.IsNullOrWhiteSpace(OutputFolder)) throw new ArgumentException("OutputFolder must not be empty.", nameof(OutputFolder));
+        if (Shard.Count < 1 || Shard.Index < 0 || Shard.Index >= Shard.Count)
+            throw new ArgumentOutOfRangeException(nameof(Shard), Shard.ToString(), "Shard must be i/n with 0 <= i < n.");
+        if (MaxParallelConditions is < 1 or > 64) throw new ArgumentOutOfRangeException(nameof(MaxParallelConditions), MaxParallelConditions, "MaxParallelConditions must be in [1, 64].");
+        if (Threads is < 1) throw new ArgumentOutOfRangeException(nameof(Threads), Threads, "Threads must be null or at least 1.");
+    }
+}

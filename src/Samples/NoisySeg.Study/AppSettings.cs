@@ -1,0 +1,180 @@
+using System.Globalization;
+using MLNet.NoisySeg.Data;
+using MLNet.NoisySeg.Study;
+
+namespace NoisySeg.Study;
+
+/// <summary>
+/// Every setting of the runner, bound from appsettings.json, then NOISYSEG_* environment variables, then the command line
+/// (later wins). Names are case-insensitive; dashed command-line forms map to them (see <see cref="SwitchMappings"/>).
+/// </summary>
+public sealed class AppSettings
+{
+    /// <summary>quick | paper.</summary>
+    public string Profile { get; set; } = "quick";
+    /// <summary>Data set folder (with train/ and test/) for run; split folder for train/evaluate. Empty = embedded ISBI + CamVid.</summary>
+    public string? Data { get; set; }
+    /// <summary>Name of the data set given with --data.</summary>
+    public string? Name { get; set; }
+    /// <summary>binary | classindex.</summary>
+    public string MaskEncoding { get; set; } = "binary";
+    /// <summary>Gray value of the foreground in binary masks.</summary>
+    public int Foreground { get; set; } = 255;
+    /// <summary>Classes.</summary>
+    public int Classes { get; set; } = 2;
+    /// <summary>Ignore value of class-index masks.</summary>
+    public int? Ignore { get; set; }
+    /// <summary>Resize width.</summary>
+    public int? Width { get; set; }
+    /// <summary>Resize height.</summary>
+    public int? Height { get; set; }
+    /// <summary>Comma-separated seeds.</summary>
+    public string? Seeds { get; set; }
+    /// <summary>Training steps.</summary>
+    public int? Steps { get; set; }
+    /// <summary>Batch size.</summary>
+    public int? BatchSize { get; set; }
+    /// <summary>U-Net depth.</summary>
+    public int? Depth { get; set; }
+    /// <summary>U-Net base width.</summary>
+    public int? BaseWidth { get; set; }
+    /// <summary>Learning rate.</summary>
+    public double? LearningRate { get; set; }
+    /// <summary>Steps between budget-curve points.</summary>
+    public int? BudgetEvery { get; set; }
+    /// <summary>Output folder.</summary>
+    public string Out { get; set; } = "study-output";
+    /// <summary>Shard i/n.</summary>
+    public string Shard { get; set; } = "0/1";
+    /// <summary>libtorch threads per condition.</summary>
+    public int? Threads { get; set; }
+    /// <summary>Conditions trained at the same time.</summary>
+    public int? Parallel { get; set; }
+    /// <summary>Comma-separated condition filter (substrings of the noise text).</summary>
+    public string? Filter { get; set; }
+    /// <summary>merge: comma-separated result folders (default: shard-*-of-* below --out).</summary>
+    public string? Inputs { get; set; }
+    /// <summary>train/evaluate/predict: model zip.</summary>
+    public string? Model { get; set; }
+    /// <summary>train: optional labelled test split folder.</summary>
+    public string? Test { get; set; }
+    /// <summary>train: simulated noise, e.g. sampling(0.1).</summary>
+    public string Noise { get; set; } = "clean";
+    /// <summary>train: seed.</summary>
+    public int Seed { get; set; }
+    /// <summary>train: labelfree | fixed.</summary>
+    public string Decoding { get; set; } = "labelfree";
+    /// <summary>predict: images folder.</summary>
+    public string? Images { get; set; }
+
+    /// <summary>Dashed command-line switches and their setting names.</summary>
+    public static readonly Dictionary<string, string> SwitchMappings = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["--mask-encoding"] = nameof(MaskEncoding), ["--batch-size"] = nameof(BatchSize), ["--base-width"] = nameof(BaseWidth),
+        ["--learning-rate"] = nameof(LearningRate), ["--budget-every"] = nameof(BudgetEvery), ["--output"] = nameof(Out),
+        ["-o"] = nameof(Out), ["--dataset-name"] = nameof(Name),
+    };
+
+    /// <summary>Every accepted command-line option (lower case, with dashes).</summary>
+    public static IReadOnlySet<string> KnownSwitches { get; } = typeof(AppSettings).GetProperties(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance)
+        .Select(p => "--" + p.Name.ToLowerInvariant()).Concat(SwitchMappings.Keys.Select(k => k.ToLowerInvariant())).ToHashSet();
+
+    /// <summary>The data sets of a run: --data, or the embedded ones for the profile.</summary>
+    public IReadOnlyList<StudyDatasetOptions> Datasets(StudyProfile profile)
+    {
+        if (!string.IsNullOrWhiteSpace(Data))
+            return [DatasetFrom(Data, Name ?? new DirectoryInfo(Data).Name)];
+        string root = Path.Combine(AppContext.BaseDirectory, "datasets");
+        bool quick = profile == StudyProfile.Quick;
+        return
+        [
+            new StudyDatasetOptions
+            {
+                Name = "isbi", Path = Path.Combine(root, "isbi2012_em_membrane"), MaskEncoding = MLNet.NoisySeg.Data.MaskEncoding.Binary, ForegroundValue = 0,
+                Width = quick ? 128 : 256, Height = quick ? 128 : 256,
+            },
+            new StudyDatasetOptions
+            {
+                Name = "camvid", Path = Path.Combine(root, "camvid11_small"), MaskEncoding = MLNet.NoisySeg.Data.MaskEncoding.ClassIndex, ClassCount = 11, IgnoreValue = 11,
+                Width = quick ? 120 : 240, Height = quick ? 90 : 180,
+            },
+        ];
+    }
+
+    /// <summary>A data set from the --data/--mask-encoding/... settings.</summary>
+    public StudyDatasetOptions DatasetFrom(string path, string name) => new()
+    {
+        Name = string.Concat(name.Select(ch => char.IsLetterOrDigit(ch) || ch is '-' or '_' or '.' ? ch : '_')),
+        Path = path,
+        MaskEncoding = ParseEncoding(),
+        ForegroundValue = Foreground,
+        ClassCount = Classes,
+        IgnoreValue = Ignore,
+        Width = Width,
+        Height = Height,
+    };
+
+    /// <summary>The mask encoding.</summary>
+    public MaskEncoding ParseEncoding() => MaskEncoding.Replace("-", "").ToLowerInvariant() switch
+    {
+        "binary" => MLNet.NoisySeg.Data.MaskEncoding.Binary,
+        "classindex" or "index" => MLNet.NoisySeg.Data.MaskEncoding.ClassIndex,
+        _ => throw new ArgumentException($"MaskEncoding must be binary or classindex; got '{MaskEncoding}'.", nameof(MaskEncoding)),
+    };
+
+    /// <summary>Loader options of a split folder from the settings (explicit size/channels/folders override them).</summary>
+    public SegmentationFolderOptions FolderOptions(bool requireMasks = true, int? width = null, int? height = null, int channels = 0,
+        string imagesFolder = SegmentationFolderOptions.Defaults.ImagesFolderName, string masksFolder = SegmentationFolderOptions.Defaults.MasksFolderName) => new()
+    {
+        MaskEncoding = ParseEncoding(),
+        ForegroundValue = Foreground,
+        ClassCount = Classes,
+        IgnoreValue = Ignore,
+        Width = width ?? Width,
+        Height = height ?? Height,
+        Channels = channels,
+        RequireMasks = requireMasks,
+        ImagesFolderName = imagesFolder,
+        MasksFolderName = masksFolder,
+    };
+
+    /// <summary>The validated study options of the run/merge verbs.</summary>
+    public StudyOptions ToStudyOptions(bool checkFolders = true)
+    {
+        var profile = Profile.ToLowerInvariant() switch
+        {
+            "quick" => StudyProfile.Quick,
+            "paper" => StudyProfile.Paper,
+            _ => throw new ArgumentException($"Profile must be quick or paper; got '{Profile}'.", nameof(Profile)),
+        };
+        var o = StudyOptions.ForProfile(profile, Datasets(profile), Out);
+        if (profile == StudyProfile.Quick)
+            o = o with { Steps = 160, BudgetEvery = 40, Depth = 3, BaseWidth = 8, BatchSize = 4, LearningRate = 3e-3, Threads = 1, MaxParallelConditions = Math.Clamp(Environment.ProcessorCount, 1, 8) };
+        o = o with
+        {
+            Seeds = Seeds is null ? o.Seeds : ParseSeeds(Seeds),
+            Steps = Steps ?? o.Steps,
+            BatchSize = BatchSize ?? o.BatchSize,
+            Depth = Depth ?? o.Depth,
+            BaseWidth = BaseWidth ?? o.BaseWidth,
+            LearningRate = LearningRate ?? o.LearningRate,
+            BudgetEvery = BudgetEvery ?? o.BudgetEvery,
+            Shard = StudyShard.Parse(Shard),
+            Threads = Threads ?? o.Threads,
+            MaxParallelConditions = Parallel ?? o.MaxParallelConditions,
+            ConditionFilter = string.IsNullOrWhiteSpace(Filter) ? null : Filter.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+        };
+        o.Validate(checkFolders);
+        return o;
+    }
+
+    private static int[] ParseSeeds(string text)
+    {
+        var parts = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var seeds = new int[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+            if (!int.TryParse(parts[i], NumberStyles.Integer, CultureInfo.InvariantCulture, out seeds[i]))
+                throw new ArgumentException($"Seeds must be comma-separated integers; got '{text}'.", nameof(Seeds));
+        return seeds;
+    }
+}

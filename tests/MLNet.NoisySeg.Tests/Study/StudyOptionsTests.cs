@@ -1,0 +1,157 @@
+using MLNet.NoisySeg.Data;
+using MLNet.NoisySeg.Noise;
+using MLNet.NoisySeg.Study;
+
+namespace MLNet.NoisySeg.Tests.Study;
+
+[TestClass]
+public class StudyOptionsTests
+{
+    private static StudyDatasetOptions Binary(string name = "a") => new() { Name = name, Path = "/nonexistent/" + name, ForegroundValue = 255 };
+
+    private static StudyOptions Valid() => new() { Datasets = [Binary()], OutputFolder = "out" };
+
+    [TestMethod]
+    public void Valid_Options_Pass_WithoutFolderCheck() => Valid().Validate(checkFolders: false);
+
+    [TestMethod]
+    [DataRow("Steps")]
+    [DataRow("Seeds")]
+    [DataRow("ValidationFraction")]
+    [DataRow("BatchSize")]
+    [DataRow("Depth")]
+    [DataRow("BudgetEvery")]
+    [DataRow("OutputFolder")]
+    [DataRow("Datasets")]
+    [DataRow("Threads")]
+    public void BadOption_IsNamed(string option)
+    {
+        var o = option switch
+        {
+            "Steps" => Valid() with { Steps = 0 },
+            "Seeds" => Valid() with { Seeds = [1, 1] },
+            "ValidationFraction" => Valid() with { ValidationFraction = 1.0 },
+            "BatchSize" => Valid() with { BatchSize = 0 },
+            "Depth" => Valid() with { Depth = 9 },
+            "BudgetEvery" => Valid() with { BudgetEvery = -1 },
+            "OutputFolder" => Valid() with { OutputFolder = " " },
+            "Datasets" => Valid() with { Datasets = [] },
+            _ => Valid() with { Threads = 0 },
+        };
+        var e = Assert.Throws<ArgumentException>(() => o.Validate(checkFolders: false));
+        Assert.AreEqual(option, e.ParamName);
+        StringAssert.Contains(e.Message, option);
+    }
+
+    [TestMethod]
+    public void DatasetErrors_NameTheDatasetOption()
+    {
+        var missing = Valid();
+        var e = Assert.ThrowsExactly<ArgumentException>(() => missing.Validate(checkFolders: true));
+        Assert.AreEqual("Datasets[0].Path", e.ParamName);
+        StringAssert.Contains(e.Message, "/nonexistent/a/train");
+
+        var onlyWidth = Valid() with { Datasets = [new StudyDatasetOptions { Name = "x", Path = "p", Width = 64 }] };
+        Assert.AreEqual("Datasets[0].Height", Assert.Throws<ArgumentException>(() => onlyWidth.Validate(false)).ParamName);
+
+        var badClasses = Valid() with { Datasets = [new StudyDatasetOptions { Name = "x", Path = "p", MaskEncoding = MaskEncoding.Binary, ClassCount = 3 }] };
+        Assert.AreEqual("Datasets[0].ClassCount", Assert.Throws<ArgumentException>(() => badClasses.Validate(false)).ParamName);
+
+        var ignore = Valid() with { Datasets = [new StudyDatasetOptions { Name = "x", Path = "p", MaskEncoding = MaskEncoding.ClassIndex, ClassCount = 11, IgnoreValue = 3 }] };
+        Assert.AreEqual("Datasets[0].IgnoreValue", Assert.Throws<ArgumentException>(() => ignore.Validate(false)).ParamName);
+
+        var twice = Valid() with { Datasets = [Binary("d"), Binary("d")] };
+        Assert.AreEqual("Datasets[1].Name", Assert.ThrowsExactly<ArgumentException>(() => twice.Validate(false)).ParamName);
+
+        var badName = Valid() with { Datasets = [Binary("a b")] };
+        Assert.AreEqual("Datasets[0].Name", Assert.ThrowsExactly<ArgumentException>(() => badName.Validate(false)).ParamName);
+    }
+
+    [TestMethod]
+    [DataRow("2/2")]
+    [DataRow("1")]
+    [DataRow("-1/2")]
+    [DataRow("a/b")]
+    [DataRow("0/0")]
+    public void Shard_Parse_RejectsBadText_NamingShard(string text)
+    {
+        var e = Assert.ThrowsExactly<ArgumentException>(() => StudyShard.Parse(text));
+        Assert.AreEqual("Shard", e.ParamName);
+        StringAssert.Contains(e.Message, "i/n");
+    }
+
+    [TestMethod]
+    public void Grid_MatchesIssue_AndShardsPartitionIt()
+    {
+        Assert.AreEqual(18, StudyGrid.Binary().Count);
+        Assert.AreEqual(8, StudyGrid.Multiclass(11).Count);
+        CollectionAssert.AreEqual(
+            new[] { "clean", "sampling(0.5)", "sampling(0.3)", "sampling(0.1)", "sampling(0.05)", "flip(0.2,0.2)", "flip(0.45,0.45)", "flip(0.9,0.9)",
+                    "dilate(1)", "dilate(2)", "dilate(3)", "erode(1)", "erode(2)", "skeleton", "boundaryflip(2,0.5)", "random(0.1)", "random(0.3)", "random(0.5)" },
+            StudyGrid.Binary().Select(c => c.Noise.ToString()).ToArray());
+        Assert.AreEqual(4, StudyGrid.Multiclass(11).Count(c => c.Family == StudyFamily.RCL));
+
+        var o = new StudyOptions
+        {
+            Datasets = [Binary("b"), new StudyDatasetOptions { Name = "m", Path = "p", MaskEncoding = MaskEncoding.ClassIndex, ClassCount = 4 }],
+            Seeds = [3, 4],
+        };
+        var all = StudyGrid.Build(o);
+        Assert.AreEqual(2 * 18 + 2 * 8, all.Count);
+        CollectionAssert.AreEqual(Enumerable.Range(0, all.Count).ToArray(), all.Select(c => c.Index).ToArray());
+        Assert.AreEqual(all.Count, all.Select(c => c.Key).Distinct().Count());
+        Assert.AreEqual("b|sampling(0.1)|seed=3", all[3].Key);
+
+        var shards = Enumerable.Range(0, 3).Select(i => StudyGrid.ForShard(o with { Shard = new StudyShard(i, 3) })).ToList();
+        CollectionAssert.AreEquivalent(all.Select(c => c.Key).ToList(), shards.SelectMany(s => s.Select(c => c.Key)).ToList());
+        Assert.IsTrue(shards[1].All(c => c.Index % 3 == 1));
+
+        var filtered = StudyGrid.Build(o with { ConditionFilter = ["dilate("] });
+        Assert.AreEqual(2 * (3 + 1), filtered.Count); // dilate(1..3) and classdilate(2), per seed
+        Assert.AreEqual(8, filtered[0].Index); // indices survive filtering
+    }
+
+    [TestMethod]
+    public void Parameter_IsTheRateOrRadius()
+    {
+        Assert.AreEqual(0.1, StudyGrid.Parameter(LabelNoiseSpec.Sampling(0.1)));
+        Assert.AreEqual(0.45, StudyGrid.Parameter(LabelNoiseSpec.Flipping(0.45, 0.45)));
+        Assert.AreEqual(2.0, StudyGrid.Parameter(LabelNoiseSpec.Dilation(2)));
+        Assert.IsTrue(double.IsNaN(StudyGrid.Parameter(LabelNoiseSpec.Skeleton())));
+    }
+
+    [TestMethod]
+    public void DisplayName_ShortensUniformPriors()
+    {
+        var uniform = LabelNoiseSpec.RandomPrior(Enumerable.Repeat(1.0 / 11, 11).ToArray()).ToString();
+        Assert.AreEqual("randomprior(uniform, 11 classes)", StudySummary.DisplayName(uniform));
+        Assert.AreEqual("sampling(0.1)", StudySummary.DisplayName("sampling(0.1)"));
+        Assert.AreEqual(48, StudySummary.DisplayName(new string('x', 60)).Length);
+        var c = StudyGrid.Build(new StudyOptions { Datasets = [new StudyDatasetOptions { Name = "m", Path = "p", MaskEncoding = MaskEncoding.ClassIndex, ClassCount = 11 }] })[7];
+        Assert.IsTrue(c.FileStem.Length <= 69 && c.FileStem.StartsWith("0007_m_randomprior"), c.FileStem); // short enough for any file system
+    }
+
+    [TestMethod]
+    public void MeanStd_And_Ranking_AreComputed()
+    {
+        var ms = MeanStd.Of([0.5, 0.7, double.NaN]);
+        Assert.AreEqual(0.6, ms.Mean, 1e-12);
+        Assert.AreEqual(Math.Sqrt(0.02), ms.Std, 1e-12);
+        Assert.AreEqual("0.600 ± 0.141", ms.ToString());
+
+        StudyResult R(int i, string fam, string cond, double s) => new()
+        {
+            Index = i, Key = $"d|{cond}|seed=0", Dataset = "d", Family = fam, Condition = cond, ClassCount = 2,
+            Paper = new StudyScores { Score = s }, LabelFree = new StudyScores { Score = s - 0.1 }, Fixed = new StudyScores { Score = 0.2 },
+        };
+        var results = new[] { R(0, "CL", "clean", 0.8), R(1, "RCL", "sampling(0.1)", 0.78), R(2, "PCL", "dilate(2)", 0.6), R(3, "RL", "random(0.3)", 0.3) };
+        var paper = StudySummary.Rankings(results).Single(r => r.Decoding == "paper");
+        Assert.IsTrue(paper.Holds);
+        var fixedRank = StudySummary.Rankings(results).Single(r => r.Decoding == "fixed");
+        Assert.IsFalse(fixedRank.Holds); // all 0.2: RCL is not above PCL
+        StringAssert.Contains(fixedRank.Statement(), "does not hold");
+        var md = StudySummary.ToMarkdown(results);
+        StringAssert.Contains(md, "| RCL | `sampling(0.1)` | 0.780 | 0.680 | 0.200 |");
+        StringAssert.Contains(md, "- d, paper: **holds**");
+    }
+}

@@ -1,0 +1,168 @@
+using MLNet.NoisySeg.Data.Synthetic;
+using MLNet.NoisySeg.Study;
+
+namespace MLNet.NoisySeg.Tests.Study;
+
+/// <summary>
+/// End-to-end runs of a tiny study grid (4 conditions on 32x32 synthetic nuclei, 6 steps): resume after a kill and
+/// shard + merge must reproduce the single run's table exactly (up to wall times).
+/// </summary>
+[TestClass]
+public class StudyRunnerTests
+{
+    private static readonly string Root = Path.Combine(Path.GetTempPath(), "noisyseg-study-tests-" + Guid.NewGuid().ToString("N")[..8]);
+    private static readonly Lazy<string> Dataset = new(() =>
+    {
+        var o = new SyntheticFluorescenceOptions { Kind = SyntheticFluorescenceKind.Nuclei, Width = 32, Height = 32, NucleusRadiusMin = 3, NucleusRadiusMax = 6 };
+        string path = Path.Combine(Root, "nuclei");
+        SyntheticDataSets.WriteSplit(SyntheticData.FluorescenceBatch(o, 11, 8), Path.Combine(path, "train"), binary: true);
+        SyntheticDataSets.WriteSplit(SyntheticData.FluorescenceBatch(o, 11, 4, firstIndex: 100), Path.Combine(path, "test"), binary: true);
+        return path;
+    });
+
+    private static readonly Lazy<StudyRunSummary> Single = new(() => new StudyRunner(Options("single")).Run());
+
+    [ClassCleanup]
+    public static void Cleanup()
+    {
+        try { Directory.Delete(Root, true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    }
+
+    private static StudyOptions Options(string output, StudyShard? shard = null) => new()
+    {
+        Datasets = [new StudyDatasetOptions { Name = "nuclei", Path = Dataset.Value, ForegroundValue = 255 }],
+        Seeds = [5],
+        Steps = 6,
+        BatchSize = 4,
+        Depth = 2,
+        BaseWidth = 4,
+        BudgetEvery = 3,
+        Threads = 1,
+        DensityBandwidth = 2,
+        ValidationFraction = 0.25,
+        ConditionFilter = ["clean", "sampling(0.1)", "dilate(1)", "random(0.3)"],
+        OutputFolder = Path.Combine(Root, output),
+        Shard = shard ?? StudyShard.All,
+    };
+
+    private static string Table(IEnumerable<StudyResult> results) => StudyResultStore.ToCsv(results, includeWallTime: false);
+
+    [TestMethod]
+    public void SingleRun_RecordsEveryMeasurement()
+    {
+        var s = Single.Value;
+        Assert.AreEqual(4, s.Ran);
+        Assert.AreEqual(0, s.Skipped);
+        CollectionAssert.AreEqual(new[] { "clean", "sampling(0.1)", "dilate(1)", "random(0.3)" }, s.Results.Select(r => r.Condition).ToArray());
+        CollectionAssert.AreEqual(new[] { 0, 3, 8, 16 }, s.Results.Select(r => r.Index).ToArray());
+        foreach (var r in s.Results)
+        {
+            Assert.IsTrue(r.Paper.Score is >= 0 and <= 1, r.Key);
+            Assert.IsTrue(r.LabelFree.Score is >= 0 and <= 1, r.Key);
+            Assert.IsTrue(r.Fixed.Score is >= 0 and <= 1, r.Key);
+            Assert.AreEqual(2, r.NoiseMatrix.Count);
+            Assert.IsTrue(r.WallSeconds > 0);
+            Assert.IsTrue(File.Exists(Path.Combine(Options("single").OutputFolder, r.Panel)), r.Panel);
+        }
+        var clean = s.Results[0];
+        Assert.AreEqual(1.0, clean.NoiseMatrix[0][0], 1e-12);
+        Assert.AreEqual(1.0, clean.NoiseDeterminant, 1e-12);
+        Assert.AreEqual(1.0, clean.StructureCorrelation, 1e-9);
+        CollectionAssert.AreEqual(new[] { 3, 6 }, clean.Budget.Select(b => b.Step).ToArray());
+        var sampling = s.Results[1];
+        Assert.AreEqual(1.0, sampling.NoiseMatrix[0][0], 1e-12);           // background never becomes foreground
+        Assert.AreEqual(0.1, sampling.NoiseMatrix[1][1], 0.02);            // ~10% of the foreground kept
+        Assert.AreEqual(2, sampling.NoiseRank);
+        Assert.IsTrue(sampling.StructureCorrelation > 0.5, $"corr {sampling.StructureCorrelation}");
+        var random = s.Results[3];
+        Assert.IsTrue(Math.Abs(random.NoiseDeterminant) < 0.1, $"det {random.NoiseDeterminant}"); // random labels: Q ≈ rank 1
+        Assert.IsTrue(Math.Abs(random.StructureCorrelation) < 0.3, $"corr {random.StructureCorrelation}");
+        Assert.AreEqual(0, random.Budget.Count);                           // curves only for CL and RCL
+
+        string folder = Options("single").OutputFolder;
+        Assert.AreEqual(4, File.ReadAllLines(Path.Combine(folder, StudyResultStore.JsonLinesFileName)).Length);
+        Assert.AreEqual(5, File.ReadAllLines(Path.Combine(folder, StudyResultStore.CsvFileName)).Length);
+    }
+
+    [TestMethod]
+    public void KilledRun_Resumes_WithoutLossOrDuplicates_AndSameTable()
+    {
+        var o = Options("resume");
+        using var cts = new CancellationTokenSource();
+        int done = 0;
+        var progress = new Inline(p =>
+        {
+            if (p.Phase == "done") done++;
+            if (p.Phase == "train" && p.Number == 3 && p.Training!.Step == 3) cts.Cancel(); // killed in the middle of the 3rd condition
+        });
+        Assert.ThrowsExactly<OperationCanceledException>(() => new StudyRunner(o).Run(progress, cts.Token));
+        Assert.AreEqual(2, done);
+        var partial = StudyResultStore.Read(Path.Combine(o.OutputFolder, StudyResultStore.JsonLinesFileName));
+        CollectionAssert.AreEqual(new[] { "clean", "sampling(0.1)" }, partial.Select(r => r.Condition).ToArray());
+        Assert.AreEqual(0, Directory.GetFiles(o.OutputFolder, "*.tmp").Length);
+
+        var resumed = new StudyRunner(o).Run();
+        Assert.AreEqual(2, resumed.Skipped);
+        Assert.AreEqual(2, resumed.Ran);
+        var lines = File.ReadAllLines(Path.Combine(o.OutputFolder, StudyResultStore.JsonLinesFileName));
+        Assert.AreEqual(4, lines.Length);
+        Assert.AreEqual(Table(Single.Value.Results), Table(resumed.Results));
+        Assert.AreEqual(StudySummary.ToMarkdown(Single.Value.Results), StudySummary.ToMarkdown(resumed.Results));
+
+        var again = new StudyRunner(o).Run();                              // nothing left to do
+        Assert.AreEqual(0, again.Ran);
+        Assert.AreEqual(4, again.Skipped);
+        Assert.AreEqual(4, File.ReadAllLines(Path.Combine(o.OutputFolder, StudyResultStore.JsonLinesFileName)).Length);
+    }
+
+    [TestMethod]
+    public void TwoShards_PlusMerge_EqualSingleRun()
+    {
+        var s0 = new StudyRunner(Options("sharded", new StudyShard(0, 2))).Run();
+        var s1 = new StudyRunner(Options("sharded", new StudyShard(1, 2))).Run();
+        Assert.AreEqual(3, s0.Ran);
+        Assert.AreEqual(1, s1.Ran);
+        CollectionAssert.AreEqual(new[] { 0, 8, 16 }, s0.Results.Select(r => r.Index).ToArray());   // k mod 2 == 0
+        CollectionAssert.AreEqual(new[] { 3 }, s1.Results.Select(r => r.Index).ToArray());
+
+        string root = Options("sharded").OutputFolder;
+        var shards = StudyResultStore.FindShardFolders(root);
+        Assert.AreEqual(2, shards.Count);
+        var merged = StudyResultStore.Merge(shards, Path.Combine(root, "merged"));
+        Assert.AreEqual(Table(Single.Value.Results), Table(merged.Results));
+        Assert.AreEqual(StudySummary.ToMarkdown(Single.Value.Results), StudySummary.ToMarkdown(merged.Results));
+        Assert.AreEqual(Table(Single.Value.Results), Table(StudyResultStore.Read(Path.Combine(root, "merged", StudyResultStore.JsonLinesFileName))));
+
+        // Merging twice (or a shard given twice) never duplicates.
+        var twice = StudyResultStore.Merge(shards.Concat(shards), Path.Combine(root, "merged"));
+        Assert.AreEqual(4, twice.Results.Count);
+    }
+
+    [TestMethod]
+    public void ParallelConditions_GiveTheSameTable()
+    {
+        var p = new StudyRunner(Options("parallel") with { MaxParallelConditions = 2 }).Run();
+        Assert.AreEqual(4, p.Ran);
+        Assert.AreEqual(Table(Single.Value.Results), Table(p.Results));
+        Assert.AreEqual(4, File.ReadAllLines(Path.Combine(Options("parallel").OutputFolder, StudyResultStore.JsonLinesFileName)).Length);
+    }
+
+    [TestMethod]
+    public void Store_RejectsDuplicates_AndTornFilesAreReported()
+    {
+        string folder = Path.Combine(Root, "store");
+        var store = new StudyResultStore(folder);
+        var r = new StudyResult { Index = 1, Key = "k|clean|seed=0", Dataset = "k", Family = "CL", Condition = "clean" };
+        Assert.IsTrue(store.Add(r));
+        Assert.IsFalse(store.Add(r with { WallSeconds = 9 }));
+        Assert.AreEqual(1, new StudyResultStore(folder).Results.Count);
+        Assert.ThrowsExactly<InvalidOperationException>(() => store.Add(r with { Key = "other" }));   // same index, other key: grids differ
+        File.AppendAllText(store.JsonLinesPath, "{\"Index\": 2, \"Key\"");
+        Assert.ThrowsExactly<InvalidDataException>(() => new StudyResultStore(folder));
+    }
+
+    private sealed class Inline(Action<StudyProgress> action) : IProgress<StudyProgress>
+    {
+        public void Report(StudyProgress value) => action(value);
+    }
+}

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Numerics;
+using System.Runtime.Intrinsics;
 using MLNet.NoisySeg.Core;
 
 namespace MLNet.NoisySeg.MetaStructure;
@@ -11,7 +12,8 @@ namespace MLNet.NoisySeg.MetaStructure;
 /// </summary>
 /// <remarks>
 /// <para><b>Box kernel</b> (bandwidth h): the window is the (2h+1) x (2h+1) square centred on x. It is
-/// computed with a summed-area table per class (exact integer counts, O(1) per pixel whatever h;
+/// computed with sliding-window counts per class (running column sums over the window rows and a prefix
+/// sum along each row, the row-by-row form of a summed-area table: exact integer counts, O(1) per pixel whatever h;
 /// h may exceed the image). <b>Gaussian kernel</b> (sigma): separable, truncated at
 /// <see cref="GaussianTruncate"/> = 4 standard deviations (radius <see cref="GaussianRadius(double)"/>,
 /// the scipy.ndimage default), weights normalised to sum 1 over the truncated support.</para>
@@ -42,8 +44,12 @@ public static class DensityMap
     /// <summary>Largest accepted Gaussian sigma, in pixels.</summary>
     public const double MaxSigma = 1 << 16;
 
-    /// <summary>Images with fewer pixels than this are processed on the calling thread only.</summary>
+    /// <summary>Images with fewer pixels than this are processed on the calling thread only, even when asked for threads.</summary>
     internal const int ParallelThreshold = 1 << 16;
+
+    /// <summary>The public entry points use threads from this many pixels up: below a megapixel a density map
+    /// takes about a millisecond, and on a busy machine the thread hand-offs cost more than they save.</summary>
+    internal const long DefaultParallelPixels = 1L << 20;
 
     /// <summary>Radius of the truncated Gaussian kernel: <c>(int)(GaussianTruncate * sigma + 0.5)</c>, as scipy.ndimage.</summary>
     /// <param name="sigma">Standard deviation in pixels, finite and &gt; 0.</param>
@@ -85,7 +91,7 @@ public static class DensityMap
     public static void ComputeBox(ReadOnlySpan<byte> mask, int width, int height, int classCount, int bandwidth, Span<float> density, DensityBorder border = DensityBorder.ValidPixels)
     {
         CheckBandwidth(bandwidth, nameof(bandwidth));
-        Run(mask, width, height, classCount, isClass: false, 0, DensityKernel.Box, bandwidth, 0, border, density, parallel: true);
+        Run(mask, width, height, classCount, isClass: false, 0, DensityKernel.Box, bandwidth, 0, border, density, parallel: (long)width * height >= DefaultParallelPixels);
     }
 
     /// <summary>Box-kernel density of every class, as a new [C, H, W] buffer.</summary>
@@ -115,7 +121,7 @@ public static class DensityMap
     public static void ComputeGaussian(ReadOnlySpan<byte> mask, int width, int height, int classCount, double sigma, Span<float> density, DensityBorder border = DensityBorder.ValidPixels)
     {
         CheckSigma(sigma, nameof(sigma));
-        Run(mask, width, height, classCount, isClass: false, 0, DensityKernel.Gaussian, 0, sigma, border, density, parallel: true);
+        Run(mask, width, height, classCount, isClass: false, 0, DensityKernel.Gaussian, 0, sigma, border, density, parallel: (long)width * height >= DefaultParallelPixels);
     }
 
     /// <summary>Gaussian-kernel density of every class, as a new [C, H, W] buffer.</summary>
@@ -143,7 +149,7 @@ public static class DensityMap
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        Run(mask, width, height, classCount, isClass: false, 0, options.Kernel, options.Bandwidth, options.Sigma, options.Border, density, parallel: true);
+        Run(mask, width, height, classCount, isClass: false, 0, options.Kernel, options.Bandwidth, options.Sigma, options.Border, density, parallel: (long)width * height >= DefaultParallelPixels);
     }
 
     /// <summary>Density of every class with the kernel chosen by <paramref name="options"/>, as a new [C, H, W] buffer.</summary>
@@ -177,7 +183,7 @@ public static class DensityMap
         options.Validate();
         if (classIndex == MaskConventions.IgnoreIndex)
             throw new ArgumentOutOfRangeException(nameof(classIndex), classIndex, $"{nameof(classIndex)} must not be the ignore index 255.");
-        Run(mask, width, height, 1, isClass: true, classIndex, options.Kernel, options.Bandwidth, options.Sigma, options.Border, density, parallel: true);
+        Run(mask, width, height, 1, isClass: true, classIndex, options.Kernel, options.Bandwidth, options.Sigma, options.Border, density, parallel: (long)width * height >= DefaultParallelPixels);
     }
 
     /// <summary>Density of a single class as a new [H, W] plane; see <see cref="ComputeClass(ReadOnlySpan{byte}, int, int, byte, DensityOptions, Span{float})"/>.</summary>
@@ -271,149 +277,154 @@ public static class DensityMap
         Parallel.For(0, blocks, i => body((int)((long)count * i / blocks), (int)((long)count * (i + 1) / blocks)));
     }
 
-    // ------------------------------------------------------------------ box kernel (summed-area tables)
+    // ------------------------------------------------------------------ box kernel (sliding-window counts)
 
     private static unsafe void BoxPlanes(byte* mask, int w, int h, int first, int planes, int bw, DensityBorder border, float* dst, bool parallel, bool hasIgnore)
     {
-        // Binary fast path: one table for class 1; class 0 is counted exactly as (labelled pixels - class-1 pixels).
+        // Binary fast path: one count for class 1; class 0 is counted exactly as (labelled pixels - class-1 pixels).
         bool binary = planes == 2 && first == 0;
-        int satLen = (w + 1) * (h + 1);
-        int[] sat = ArrayPool<int>.Shared.Rent(satLen);
-        int[]? ign = hasIgnore && (border == DensityBorder.ValidPixels || binary) ? ArrayPool<int>.Shared.Rent(satLen) : null;
-        try
-        {
-            fixed (int* s = sat)
-            fixed (int* ig = ign)
-            {
-                if (ig != null) BuildSat(mask, w, h, MaskConventions.IgnoreIndex, ig, parallel);
-                long plane = (long)w * h;
-                if (binary)
-                {
-                    BuildSat(mask, w, h, 1, s, parallel);
-                    QueryBox(s, ig, w, h, bw, border, dst + plane, dst, parallel);
-                }
-                else
-                {
-                    for (int p = 0; p < planes; p++)
-                    {
-                        BuildSat(mask, w, h, (byte)(first + p), s, parallel);
-                        QueryBox(s, ig, w, h, bw, border, dst + p * plane, null, parallel);
-                    }
-                }
-            }
-        }
-        finally
-        {
-            ArrayPool<int>.Shared.Return(sat);
-            if (ign != null) ArrayPool<int>.Shared.Return(ign);
-        }
-    }
-
-    /// <summary>S[y, x] (stride w+1, (h+1) rows) = number of pixels equal to <paramref name="value"/> in [0, y) x [0, x).</summary>
-    private static unsafe void BuildSat(byte* mask, int w, int h, byte value, int* sat, bool parallel)
-    {
-        int stride = w + 1;
-        nint m = (nint)mask, s = (nint)sat;
-        new Span<int>(sat, stride).Clear();
-        // Pass 1: running count along each row.
-        ForBlocks(h, parallel, (y0, y1) =>
-        {
-            for (int y = y0; y < y1; y++)
-            {
-                byte* mr = (byte*)m + (long)y * w;
-                int* row = (int*)s + (long)(y + 1) * stride;
-                row[0] = 0;
-                int run = 0;
-                for (int x = 0; x < w; x++)
-                {
-                    run += mr[x] == value ? 1 : 0;
-                    row[x + 1] = run;
-                }
-            }
-        });
-        // Pass 2: cumulative sum down the columns, in vertical strips.
-        int vc = Vector<int>.Count;
-        int strips = parallel ? Math.Max(1, Math.Min(Environment.ProcessorCount * 2, stride / (8 * vc))) : 1;
-        ForBlocks(strips, parallel, (i0, i1) =>
-        {
-            int xs = (int)((long)stride * i0 / strips), xe = (int)((long)stride * i1 / strips);
-            for (int y = 2; y <= h; y++)
-            {
-                int* prev = (int*)s + (long)(y - 1) * stride;
-                int* cur = (int*)s + (long)y * stride;
-                int x = xs;
-                for (; x <= xe - vc; x += vc)
-                    Vector.Store(Vector.Load(cur + x) + Vector.Load(prev + x), cur + x);
-                for (; x < xe; x++)
-                    cur[x] += prev[x];
-            }
-        });
+        bool withIgnore = hasIgnore && (border == DensityBorder.ValidPixels || binary);
+        // Sliding window counts (running column sums + a row prefix sum): the same exact integer counts
+        // as summed-area tables, without building them; a row block starts its column sums from scratch.
+        long plane = (long)w * h;
+        if (binary)
+            BoxSliding(mask, w, h, 1, withIgnore, bw, border, dst + plane, dst, parallel);
+        else
+            for (int p = 0; p < planes; p++)
+                BoxSliding(mask, w, h, (byte)(first + p), withIgnore, bw, border, dst + p * plane, null, parallel);
     }
 
     /// <summary>
-    /// dst = count / divisor per pixel from the class table; when <paramref name="complement"/> is
-    /// given it also receives (labelled - count) / divisor, the other class of a binary mask.
-    /// <paramref name="ign"/> (ignore-pixel table) may be null when the mask has no ignore pixels.
+    /// dst = count / divisor per pixel, count = pixels equal to <paramref name="value"/> in the window;
+    /// when <paramref name="complement"/> is given it also receives (labelled - count) / divisor, the other
+    /// class of a binary mask. With <paramref name="withIgnore"/> the labelled count excludes ignore pixels.
     /// </summary>
-    private static unsafe void QueryBox(int* sat, int* ign, int w, int h, int bw, DensityBorder border, float* dst, float* complement, bool parallel)
+    private static unsafe void BoxSliding(byte* mask, int w, int h, byte value, bool withIgnore, int bw, DensityBorder border, float* dst, float* complement, bool parallel)
     {
-        int stride = w + 1;
         bool zero = border == DensityBorder.ZeroPadding;
         long k = 2L * bw + 1;
         float zeroDen = (float)(k * k);
-        nint s = (nint)sat, ig = (nint)ign, o = (nint)dst, co = (nint)complement;
+        nint m = (nint)mask, o = (nint)dst, co = (nint)complement;
         ForBlocks(h, parallel, (y0, y1) =>
         {
-            int vc = Vector<int>.Count;
-            for (int y = y0; y < y1; y++)
+            // col: class count per column over the window rows [ya, yb); pre: its prefix sum along the row
+            // (pre[x] = sum of col[0..x)); same for ignore pixels.
+            int[] buf = ArrayPool<int>.Shared.Rent(withIgnore ? 4 * w + 2 : 2 * w + 1);
+            try
             {
-                int ya = Math.Max(0, y - bw), yb = (int)Math.Min(h, (long)y + bw + 1);
-                int rows = yb - ya;
-                int* s1 = (int*)s + (long)ya * stride, s2 = (int*)s + (long)yb * stride;
-                int* i1 = ig == 0 ? null : (int*)ig + (long)ya * stride;
-                int* i2 = ig == 0 ? null : (int*)ig + (long)yb * stride;
-                float* row = (float*)o + (long)y * w;
-                float* crow = co == 0 ? null : (float*)co + (long)y * w;
-
-                // Interior columns [xs, xe): the window [x-bw, x+bw] lies inside the row.
-                int xs = w, xe = w;
-                if (2L * bw + 1 <= w) { xs = bw; xe = w - bw; }
-                for (int x = 0; x < xs; x++) BoxAt(s1, s2, i1, i2, x, w, bw, rows, zero, zeroDen, row, crow);
-                int x0 = xs;
-                if (xe > xs)
+                fixed (int* b = buf)
                 {
-                    int off = bw + 1;
-                    var area = new Vector<int>(rows * (int)k);
-                    var zden = new Vector<float>(zeroDen);
-                    for (; x0 <= xe - vc; x0 += vc)
+                    int* col = b, pre = b + w;
+                    int* icol = withIgnore ? b + 2 * w + 1 : null, ipre = withIgnore ? icol + w : null;
+                    new Span<int>(b, withIgnore ? 4 * w + 2 : 2 * w + 1).Clear();
+                    int ya = (int)Math.Max(0, (long)y0 - bw), yb = ya;
+                    for (int y = y0; y < y1; y++)
                     {
-                        var c = Vector.Load(s2 + x0 + off) - Vector.Load(s2 + x0 - bw) - Vector.Load(s1 + x0 + off) + Vector.Load(s1 + x0 - bw);
-                        var n = i1 == null ? area
-                            : area - (Vector.Load(i2 + x0 + off) - Vector.Load(i2 + x0 - bw) - Vector.Load(i1 + x0 + off) + Vector.Load(i1 + x0 - bw));
-                        var den = zero ? zden : Vector.ConvertToSingle(n);
-                        var q = Vector.ConvertToSingle(c) / den;
-                        Vector<float> cq = crow == null ? default : Vector.ConvertToSingle(n - c) / den;
-                        if (!zero && i1 != null)
+                        int na = (int)Math.Max(0, (long)y - bw), nb = (int)Math.Min(h, (long)y + bw + 1);
+                        for (; yb < nb; yb++)
                         {
-                            var empty = Vector.Equals(n, Vector<int>.Zero).As<int, float>();
-                            q = Vector.ConditionalSelect(empty, Vector<float>.Zero, q);
-                            cq = Vector.ConditionalSelect(empty, Vector<float>.Zero, cq);
+                            AddRow((byte*)m + (long)yb * w, w, value, col, 1);
+                            if (withIgnore) AddRow((byte*)m + (long)yb * w, w, MaskConventions.IgnoreIndex, icol, 1);
                         }
-                        Vector.Store(q, row + x0);
-                        if (crow != null) Vector.Store(cq, crow + x0);
+                        for (; ya < na; ya++)
+                        {
+                            AddRow((byte*)m + (long)ya * w, w, value, col, -1);
+                            if (withIgnore) AddRow((byte*)m + (long)ya * w, w, MaskConventions.IgnoreIndex, icol, -1);
+                        }
+                        int run = 0;
+                        for (int x = 0; x < w; x++) { pre[x] = run; run += col[x]; }
+                        pre[w] = run;
+                        if (withIgnore)
+                        {
+                            run = 0;
+                            for (int x = 0; x < w; x++) { ipre[x] = run; run += icol[x]; }
+                            ipre[w] = run;
+                        }
+                        BoxRow(pre, ipre, w, bw, nb - na, zero, zeroDen, (float*)o + (long)y * w, co == 0 ? null : (float*)co + (long)y * w);
                     }
                 }
-                for (int x = x0; x < w; x++) BoxAt(s1, s2, i1, i2, x, w, bw, rows, zero, zeroDen, row, crow);
+            }
+            finally
+            {
+                ArrayPool<int>.Shared.Return(buf);
             }
         });
     }
 
-    private static unsafe void BoxAt(int* s1, int* s2, int* i1, int* i2, int x, int w, int bw, int rows, bool zero, float zeroDen, float* row, float* crow)
+    /// <summary>col[x] += sign where row[x] == value.</summary>
+    private static unsafe void AddRow(byte* row, int w, byte value, int* col, int sign)
+    {
+        int x = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var target = Vector256.Create(value);
+            var one = Vector256.Create((byte)1);
+            for (; x <= w - 32; x += 32)
+            {
+                var eq = Vector256.Equals(Vector256.Load(row + x), target) & one;
+                var (lo, hi) = Vector256.Widen(eq);
+                var (a, b) = Vector256.Widen(lo);
+                var (c, d) = Vector256.Widen(hi);
+                if (sign > 0)
+                {
+                    (Vector256.Load(col + x) + a.AsInt32()).Store(col + x);
+                    (Vector256.Load(col + x + 8) + b.AsInt32()).Store(col + x + 8);
+                    (Vector256.Load(col + x + 16) + c.AsInt32()).Store(col + x + 16);
+                    (Vector256.Load(col + x + 24) + d.AsInt32()).Store(col + x + 24);
+                }
+                else
+                {
+                    (Vector256.Load(col + x) - a.AsInt32()).Store(col + x);
+                    (Vector256.Load(col + x + 8) - b.AsInt32()).Store(col + x + 8);
+                    (Vector256.Load(col + x + 16) - c.AsInt32()).Store(col + x + 16);
+                    (Vector256.Load(col + x + 24) - d.AsInt32()).Store(col + x + 24);
+                }
+            }
+        }
+        for (; x < w; x++)
+            if (row[x] == value) col[x] += sign;
+    }
+
+    /// <summary>One output row from the prefix sums of the window's column counts (count / divisor; see <see cref="BoxSliding"/>).</summary>
+    private static unsafe void BoxRow(int* pre, int* ipre, int w, int bw, int rows, bool zero, float zeroDen, float* row, float* crow)
+    {
+        int k = 2 * bw + 1; // only used for interior columns, which exist only when 2bw+1 <= w
+        int xs = w, xe = w;
+        if (2L * bw + 1 <= w) { xs = bw; xe = w - bw; }
+        for (int x = 0; x < xs; x++) BoxAt(pre, ipre, x, w, bw, rows, zero, zeroDen, row, crow);
+        int x0 = xs;
+        if (xe > xs)
+        {
+            int vc = Vector<int>.Count, off = bw + 1;
+            var area = new Vector<int>(rows * k);
+            var zden = new Vector<float>(zeroDen);
+            for (; x0 <= xe - vc; x0 += vc)
+            {
+                var c = Vector.Load(pre + x0 + off) - Vector.Load(pre + x0 - bw);
+                var n = ipre == null ? area : area - (Vector.Load(ipre + x0 + off) - Vector.Load(ipre + x0 - bw));
+                var den = zero ? zden : Vector.ConvertToSingle(n);
+                var q = Vector.ConvertToSingle(c) / den;
+                Vector<float> cq = crow == null ? default : Vector.ConvertToSingle(n - c) / den;
+                if (!zero && ipre != null)
+                {
+                    var empty = Vector.Equals(n, Vector<int>.Zero).As<int, float>();
+                    q = Vector.ConditionalSelect(empty, Vector<float>.Zero, q);
+                    cq = Vector.ConditionalSelect(empty, Vector<float>.Zero, cq);
+                }
+                Vector.Store(q, row + x0);
+                if (crow != null) Vector.Store(cq, crow + x0);
+            }
+        }
+        for (int x = x0; x < w; x++) BoxAt(pre, ipre, x, w, bw, rows, zero, zeroDen, row, crow);
+    }
+
+    /// <summary>One border pixel: count and divisor from the row prefix sums of the window's column counts.</summary>
+    private static unsafe void BoxAt(int* pre, int* ipre, int x, int w, int bw, int rows, bool zero, float zeroDen, float* row, float* crow)
     {
         int xa = Math.Max(0, x - bw), xb = (int)Math.Min(w, (long)x + bw + 1);
-        int c = s2[xb] - s2[xa] - s1[xb] + s1[xa];
+        int c = pre[xb] - pre[xa];
         int n = rows * (xb - xa);
-        if (i1 != null) n -= i2[xb] - i2[xa] - i1[xb] + i1[xa];
+        if (ipre != null) n -= ipre[xb] - ipre[xa];
         if (!zero && n == 0)
         {
             row[x] = 0f;

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Numerics;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using System.Runtime.CompilerServices;
 using MLNet.NoisySeg.Core;
 
@@ -158,6 +159,7 @@ public static partial class BinaryMorphology
                     for (int k = 0; k < count; k++)
                     {
                         int i = list[k];
+                        if (k + PrefetchAhead < count) Prefetch(code, flags, list[k + PrefetchAhead], 0);
                         if ((flags[i] & bit) == 0) continue;
                         if ((table[code[i]] & bit) != 0) removable[nRem++] = i;
                         else flags[i] &= (byte)~bit;
@@ -167,6 +169,7 @@ public static partial class BinaryMorphology
                     for (int k = 0; k < nRem; k++)
                     {
                         int i = removable[k];
+                        if (k + PrefetchAhead / 2 < nRem) Prefetch(code, flags, removable[k + PrefetchAhead / 2], pw);
                         if (simple[code[i]] == 0)
                         {
                             flags[i] &= (byte)~bit;
@@ -191,6 +194,7 @@ public static partial class BinaryMorphology
                     for (int k = 0; k < count; k++)
                     {
                         int i = list[k];
+                        if (Sse.IsSupported && k + PrefetchAhead < count) Sse.Prefetch0(flags + list[k + PrefetchAhead]);
                         if ((flags[i] & Foreground) != 0 && (flags[i] & (NeedFirst | NeedSecond)) != 0) list[kept++] = i;
                         else flags[i] &= Foreground;
                     }
@@ -224,6 +228,27 @@ public static partial class BinaryMorphology
             ArrayPool<byte>.Shared.Return(fArr);
             if (listArr is not null) ArrayPool<int>.Shared.Return(listArr);
             if (remArr is not null) ArrayPool<int>.Shared.Return(remArr);
+        }
+    }
+
+    /// <summary>How many list entries ahead the thinning loops prefetch. On large masks the list visits pixels
+    /// sparsely over the whole image and most visits miss the cache; prefetching changes no result.</summary>
+    private const int PrefetchAhead = 16;
+
+    /// <summary>Prefetches the code and flags of pixel <paramref name="i"/> and, with <paramref name="rowStride"/>
+    /// &gt; 0, of the pixels above and below it (the 3x3 neighbourhood a deletion updates).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Prefetch(byte* code, byte* flags, int i, int rowStride)
+    {
+        if (!Sse.IsSupported) return;
+        Sse.Prefetch0(code + i);
+        Sse.Prefetch0(flags + i);
+        if (rowStride > 0)
+        {
+            Sse.Prefetch0(code + i - rowStride);
+            Sse.Prefetch0(flags + i - rowStride);
+            Sse.Prefetch0(code + i + rowStride);
+            Sse.Prefetch0(flags + i + rowStride);
         }
     }
 

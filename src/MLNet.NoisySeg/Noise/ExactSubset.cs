@@ -49,34 +49,175 @@ internal static class ExactSubset
         }
     }
 
+    /// <summary>Counts the foreground (1) and background (0) pixels of a binary mask in one pass;
+    /// false when a value other than 0, 1 or 255 occurs (the counts are then incomplete).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static bool CountBinary(ReadOnlySpan<byte> clean, out int foreground, out int background)
+    {
+        int n = clean.Length, i = 0, fg = 0, bg = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            ref byte c0 = ref MemoryMarshal.GetReference(clean);
+            var one = Vector256.Create((byte)1);
+            var ign = Vector256.Create(MaskConventions.IgnoreIndex);
+            for (; i <= n - 32; i += 32)
+            {
+                var v = Vector256.LoadUnsafe(ref c0, (nuint)i);
+                var is0 = Vector256.Equals(v, Vector256<byte>.Zero);
+                var is1 = Vector256.Equals(v, one);
+                if ((is0 | is1 | Vector256.Equals(v, ign)) != Vector256<byte>.AllBitsSet)
+                {
+                    foreground = background = 0;
+                    return false;
+                }
+                fg += BitOperations.PopCount(is1.ExtractMostSignificantBits());
+                bg += BitOperations.PopCount(is0.ExtractMostSignificantBits());
+            }
+        }
+        for (; i < n; i++)
+        {
+            byte v = clean[i];
+            if (v == 1) fg++;
+            else if (v == 0) bg++;
+            else if (v != MaskConventions.IgnoreIndex)
+            {
+                foreground = background = 0;
+                return false;
+            }
+        }
+        foreground = fg;
+        background = bg;
+        return true;
+    }
+
+    /// <summary>
+    /// Binary exact-count flipping in one output pass. Draws <paramref name="fgDraw"/> of the
+    /// <paramref name="nFg"/> foreground ranks, then <paramref name="bgDraw"/> of the <paramref name="nBg"/>
+    /// background ranks (that order, as two <see cref="Apply"/> calls would), and writes
+    /// <paramref name="noisy"/>: ignore pixels copied; a background pixel becomes 1 when drawn; a foreground
+    /// pixel becomes 0 when drawn (or, with <paramref name="keepMode"/>, when not drawn).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static void ApplyBinaryFlip(ReadOnlySpan<byte> clean, Span<byte> noisy, int nFg, int fgDraw, bool keepMode, int nBg, int bgDraw, ref SeededRandom rng)
+    {
+        int fgWords = (nFg >> 6) + 2, bgWords = (nBg >> 6) + 2;
+        bool hasBg = bgDraw > 0 && nBg > 0;
+        ulong[] fgArr = ArrayPool<ulong>.Shared.Rent(fgWords);
+        ulong[] bgArr = ArrayPool<ulong>.Shared.Rent(hasBg ? bgWords : 1);
+        try
+        {
+            Span<ulong> fgBits = fgArr.AsSpan(0, fgWords);
+            fgBits.Clear();
+            if (fgDraw > 0 && nFg > 0) ChooseRanks(fgBits, nFg, Math.Min(fgDraw, nFg), ref rng);
+            Span<ulong> bgBits = hasBg ? bgArr.AsSpan(0, bgWords) : default;
+            if (hasBg)
+            {
+                bgBits.Clear();
+                ChooseRanks(bgBits, nBg, Math.Min(bgDraw, nBg), ref rng);
+            }
+            DepositFlip(clean, noisy, fgBits, keepMode, bgBits, hasBg);
+        }
+        finally
+        {
+            ArrayPool<ulong>.Shared.Return(fgArr);
+            ArrayPool<ulong>.Shared.Return(bgArr);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void DepositFlip(ReadOnlySpan<byte> clean, Span<byte> noisy, ReadOnlySpan<ulong> fgBits, bool keepMode, ReadOnlySpan<ulong> bgBits, bool hasBg)
+    {
+        int n = clean.Length, i = 0;
+        long fgRank = 0, bgRank = 0;
+        uint invert = keepMode ? uint.MaxValue : 0;
+        if (Avx2.IsSupported)
+        {
+            ref byte c0 = ref MemoryMarshal.GetReference(clean);
+            ref byte d0 = ref MemoryMarshal.GetReference(noisy);
+            var one = Vector256.Create((byte)1);
+            var spreadIndex = Vector256.Create((byte)0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+            var bitOfLane = Vector256.Create((byte)1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128);
+            for (; i <= n - 32; i += 32)
+            {
+                var v = Vector256.LoadUnsafe(ref c0, (nuint)i);
+                uint mFg = Vector256.Equals(v, one).ExtractMostSignificantBits();
+                uint flip = (Pdep((uint)ReadBits(fgBits, fgRank), mFg) ^ invert) & mFg;
+                fgRank += BitOperations.PopCount(mFg);
+                if (hasBg)
+                {
+                    uint mBg = Vector256.Equals(v, Vector256<byte>.Zero).ExtractMostSignificantBits();
+                    flip |= Pdep((uint)ReadBits(bgBits, bgRank), mBg);
+                    bgRank += BitOperations.PopCount(mBg);
+                }
+                // Bit k of the flip mask -> lane k (see Deposit), then XOR 1 into the chosen lanes (values are 0/1 there).
+                var spread = Avx2.Shuffle(Vector256.Create(flip).AsByte(), spreadIndex);
+                var lanes = Vector256.Equals(spread & bitOfLane, bitOfLane) & one;
+                (v ^ lanes).StoreUnsafe(ref d0, (nuint)i);
+            }
+        }
+        for (; i < n; i++)
+        {
+            byte v = clean[i];
+            bool flip = false;
+            if (v == 1)
+            {
+                flip = ((fgBits[(int)(fgRank >> 6)] & (1UL << (int)fgRank)) != 0) != keepMode;
+                fgRank++;
+            }
+            else if (v == 0 && hasBg)
+            {
+                flip = (bgBits[(int)(bgRank >> 6)] & (1UL << (int)bgRank)) != 0;
+                bgRank++;
+            }
+            noisy[i] = flip ? (byte)(v ^ 1) : v;
+        }
+    }
+
     /// <summary>Marks exactly <paramref name="count"/> of the ranks [0, total) in <paramref name="bits"/>, uniformly without replacement.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // fully optimised at once: the loop runs once per call, so tiering reaches it late (OSR)
     internal static void ChooseRanks(Span<ulong> bits, int total, int count, ref SeededRandom rng)
     {
+        if (bits.Length < (int)(((long)total + 63) >> 6))
+            throw new ArgumentException($"The bitmap has {bits.Length} words; {total} ranks need {((long)total + 63) >> 6}.", nameof(bits));
         bool complement = count > total - count;
         int draws = complement ? total - count : count;
         var local = rng; // a local copy keeps the generator state in registers
         uint range = (uint)total, threshold = (0u - range) % range;
-        ulong buffer = 0;
-        bool buffered = false;
-        for (int j = 0; j < draws; j++)
+        // Attempts use the 32-bit halves of successive outputs in order (low, then high); an attempt is
+        // rejected by Lemire's threshold or when the rank is already chosen. Unrolled by output so the
+        // generator and both halves stay in registers; the sequence of attempts is unchanged.
+        int j = 0;
+        if (draws > 0)
         {
-            int r;
-            do
+            ref ulong b0 = ref MemoryMarshal.GetReference(bits);
+            while (true)
             {
-                // Lemire's exact bounded draw on 32-bit halves of the 64-bit output (two draws per call).
-                ulong m;
-                do
+                ulong u = local.NextUInt64();
+                ulong m = (ulong)(uint)u * range;
+                if ((uint)m >= threshold)
                 {
-                    uint x;
-                    if (buffered) { x = (uint)(buffer >> 32); buffered = false; }
-                    else { buffer = local.NextUInt64(); x = (uint)buffer; buffered = true; }
-                    m = (ulong)x * range;
+                    uint r = (uint)(m >> 32);
+                    ref ulong word = ref Unsafe.Add(ref b0, (nint)(r >> 6));
+                    ulong bit = 1UL << (int)r;
+                    if ((word & bit) == 0)
+                    {
+                        word |= bit;
+                        if (++j == draws) break;
+                    }
                 }
-                while ((uint)m < threshold);
-                r = (int)(m >> 32);
+                m = (u >> 32) * range;
+                if ((uint)m >= threshold)
+                {
+                    uint r = (uint)(m >> 32);
+                    ref ulong word = ref Unsafe.Add(ref b0, (nint)(r >> 6));
+                    ulong bit = 1UL << (int)r;
+                    if ((word & bit) == 0)
+                    {
+                        word |= bit;
+                        if (++j == draws) break;
+                    }
+                }
             }
-            while ((bits[r >> 6] & (1UL << r)) != 0);
-            bits[r >> 6] |= 1UL << r;
         }
         rng = local;
         if (complement)

@@ -28,7 +28,8 @@ public sealed partial record LabelNoiseSpec
         Guard.MaskSize(noisy.Length, width, height, nameof(noisy));
         if (clean.Overlaps(noisy))
             throw new ArgumentException("noisy must not overlap clean.", nameof(noisy));
-        if (IsBinary) NoiseKernels.EnsureBinary(clean, this);
+        // Sampling and flipping validate the mask in their own counting pass.
+        if (IsBinary && Kind is not (LabelNoiseKind.Sampling or LabelNoiseKind.Flipping)) NoiseKernels.EnsureBinary(clean, this);
 
         switch (Kind)
         {
@@ -36,10 +37,10 @@ public sealed partial record LabelNoiseSpec
                 clean.CopyTo(noisy);
                 break;
             case LabelNoiseKind.Sampling:
-                NoiseKernels.Flip(clean, noisy, Rate, 1, ref rng);
+                NoiseKernels.Flip(clean, noisy, Rate, 1, ref rng, this);
                 break;
             case LabelNoiseKind.Flipping:
-                NoiseKernels.Flip(clean, noisy, 1 - ForegroundFlipRate, 1 - BackgroundFlipRate, ref rng);
+                NoiseKernels.Flip(clean, noisy, 1 - ForegroundFlipRate, 1 - BackgroundFlipRate, ref rng, this);
                 break;
             case LabelNoiseKind.Random:
                 NoiseKernels.RandomBinary(noisy, clean, width, height, Rate, ref rng);

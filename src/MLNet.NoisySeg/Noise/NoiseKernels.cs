@@ -51,26 +51,18 @@ internal static class NoiseKernels
     /// <summary>Binary exact-count flipping: keep ceil(keepFg·N_fg) foreground pixels and turn
     /// N_bg - ceil(keepBg·N_bg) background pixels into foreground (sampling: keepBg = 1). The foreground
     /// subset is drawn first, then the background one (see <see cref="ExactSubset"/>).</summary>
-    internal static void Flip(ReadOnlySpan<byte> clean, Span<byte> noisy, double keepFgFraction, double keepBgFraction, ref SeededRandom rng)
+    /// <remarks>Two passes over the mask: one validates it and counts both classes, one writes every output
+    /// pixel (ignore copied, chosen pixels flipped); in between, the subsets are drawn as rank bitmaps.</remarks>
+    internal static void Flip(ReadOnlySpan<byte> clean, Span<byte> noisy, double keepFgFraction, double keepBgFraction, ref SeededRandom rng, LabelNoiseSpec spec)
     {
-        clean.CopyTo(noisy);
-        int nFg = CountValue(clean, MaskConventions.Foreground);
+        if (!ExactSubset.CountBinary(clean, out int nFg, out int nBg))
+            EnsureBinary(clean, spec); // throws the message naming the first bad pixel
         int keep = CeilCount(keepFgFraction, nFg);
-        if (keep < nFg - keep)
-        {
-            // Few survivors (e.g. sampling 0.1): clear the foreground, then draw the kept pixels.
-            ClearValue(noisy, MaskConventions.Foreground);
-            ExactSubset.Apply(clean, MaskConventions.Foreground, nFg, keep, noisy, MaskConventions.Foreground, ref rng);
-        }
-        else
-        {
-            ExactSubset.Apply(clean, MaskConventions.Foreground, nFg, nFg - keep, noisy, MaskConventions.Background, ref rng);
-        }
-        if (keepBgFraction < 1)
-        {
-            int nBg = CountValue(clean, MaskConventions.Background);
-            ExactSubset.Apply(clean, MaskConventions.Background, nBg, nBg - CeilCount(keepBgFraction, nBg), noisy, MaskConventions.Foreground, ref rng);
-        }
+        // Few survivors (e.g. sampling 0.1): draw the kept pixels and flip the others; else draw the flipped ones.
+        bool keepMode = keep < nFg - keep;
+        int fgDraw = keepMode ? keep : nFg - keep;
+        int bgDraw = keepBgFraction < 1 ? nBg - CeilCount(keepBgFraction, nBg) : 0;
+        ExactSubset.ApplyBinaryFlip(clean, noisy, nFg, fgDraw, keepMode, nBg, bgDraw, ref rng);
     }
 
     /// <summary>Number of pixels equal to <paramref name="value"/>.</summary>
@@ -88,24 +80,6 @@ internal static class NoiseKernels
         for (; i < mask.Length; i++)
             count += mask[i] == value ? 1 : 0;
         return count;
-    }
-
-    /// <summary>Sets every pixel equal to <paramref name="value"/> to 0.</summary>
-    private static void ClearValue(Span<byte> mask, byte value)
-    {
-        int i = 0;
-        if (Vector256.IsHardwareAccelerated)
-        {
-            ref byte r = ref MemoryMarshal.GetReference(mask);
-            var target = Vector256.Create(value);
-            for (; i <= mask.Length - 32; i += 32)
-            {
-                var v = Vector256.LoadUnsafe(ref r, (nuint)i);
-                Vector256.AndNot(v, Vector256.Equals(v, target)).StoreUnsafe(ref r, (nuint)i);
-            }
-        }
-        for (; i < mask.Length; i++)
-            if (mask[i] == value) mask[i] = 0;
     }
 
     /// <summary>Boundary-biased flipping restricted to the band within <paramref name="distance"/> of the other class.</summary>

@@ -44,11 +44,14 @@ internal sealed class BenchmarkOptions
 
 internal static class Stopwatches
 {
-    /// <summary>Median wall time of <paramref name="repeats"/> runs after two warm-up runs.</summary>
+    /// <summary>Median wall time of <paramref name="repeats"/> runs after the warm-up.</summary>
+    /// <remarks>Warm-up: at least two runs, then more until 60 runs or 400 ms. Fast kernels need about 30 calls
+    /// (and the tiering delay) before the JIT swaps in optimised code; two runs timed them at tier 0.</remarks>
     public static double MedianMs(Action run, int repeats)
     {
-        run();
-        run();
+        long w0 = Stopwatch.GetTimestamp();
+        for (int calls = 0; calls < 2 || (calls < 60 && Stopwatch.GetElapsedTime(w0).TotalMilliseconds < 400); calls++)
+            run();
         var xs = new double[repeats];
         for (int i = 0; i < repeats; i++)
         {

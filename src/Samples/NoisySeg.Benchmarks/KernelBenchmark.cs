@@ -4,7 +4,7 @@
 // same run and prints a speed-up table (reference ms / our ms; the project's target is >= 3x).
 //
 // Usage: NoisySeg.Benchmarks kernels [--sizes 512,2048] [--repeats 7] [--reference <dir-or-file>] [--no-reference]
-// Output, one line per op and size (median of the repeats after two warm-up runs):
+// Output, one line per op and size (median of the repeats after a warm-up of up to 60 runs / 400 ms):
 //   op=sample_0.1 size=512 ms=0.15 mpx_s=1726.9
 using System.Globalization;
 

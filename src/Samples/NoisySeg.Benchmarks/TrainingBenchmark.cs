@@ -38,8 +38,11 @@ internal static class TrainingBenchmark
         double achieved = gflopPerImage * batch / (rawMs / 1000);
         Console.WriteLine($"(a) raw training step: {rawMs:0.0} ms = {achieved:0.0} GFLOP/s = {achieved / sgemm:0.00} of SGEMM (target >= 0.6)");
 
-        double fitMs = FitStepMs(net, size, batch, steps);
-        Console.WriteLine($"(b) ML.NET Fit path: {fitMs:0.0} ms/step incl. data conversion and state; overhead vs raw {100 * (fitMs / rawMs - 1):0.0}% (target <= 5%)");
+        var (fitStepMs, fitFixedMs) = FitStepMs(net, size, batch, steps);
+        double rawAgain = RawStepMs(net, size, batch, steps); // interleaved, so load changes hit both sides
+        double rawBest = Math.Min(rawMs, rawAgain);
+        Console.WriteLine($"(b) ML.NET Fit path: {fitStepMs:0.0} ms/step (from Fit with {steps} and {2 * steps} steps) vs raw {rawBest:0.0} ms/step " +
+            $"(raw runs {rawMs:0.0} / {rawAgain:0.0}): overhead {100 * (fitStepMs / rawBest - 1):0.0}% (target <= 5%); fixed cost per Fit {fitFixedMs:0} ms (data conversion, weights into the zip state)");
 
         var reference = PyTorchReference(size, batch, steps);
         Console.WriteLine(reference is double r
@@ -109,7 +112,7 @@ internal static class TrainingBenchmark
         return sw.Elapsed.TotalMilliseconds / steps;
     }
 
-    private static double FitStepMs(UNetOptions o, int size, int batch, int steps)
+    private static (double StepMs, double FixedMs) FitStepMs(UNetOptions o, int size, int batch, int steps)
     {
         var ml = new MLContext(seed: 0);
         var rng = new Random(0);
@@ -125,7 +128,12 @@ internal static class TrainingBenchmark
         Trainer(3).Fit(data); // warm-up, like the raw loop's 3 steps
         var sw = Stopwatch.StartNew();
         Trainer(steps).Fit(data);
-        return sw.Elapsed.TotalMilliseconds / steps;
+        double once = sw.Elapsed.TotalMilliseconds;
+        sw.Restart();
+        Trainer(2 * steps).Fit(data);
+        double twice = sw.Elapsed.TotalMilliseconds;
+        double step = (twice - once) / steps;
+        return (step, once - steps * step);
     }
 
     private static double? PyTorchReference(int size, int batch, int steps)
@@ -193,22 +201,27 @@ internal static class TrainingBenchmark
         }).Fit(data);
         var engine = ml.Model.CreatePredictionEngine<Img512, Out512>(model);
         var input = new Img512 { Image = items[0].Image };
-        for (int i = 0; i < 2; i++) engine.Predict(input);
-        var sw = Stopwatch.StartNew();
-        int n = 5;
-        for (int i = 0; i < n; i++) engine.Predict(input);
-        double engineMs = sw.Elapsed.TotalMilliseconds / n;
-
         var net = model.Model.Network;
         net.eval();
-        double rawMs;
-        using (inference_mode())
+        using var x = tensor(items[0].Image, new long[] { 1, 1, 512, 512 });
+        void Raw()
         {
-            using var x = tensor(items[0].Image, new long[] { 1, 1, 512, 512 });
-            for (int i = 0; i < 2; i++) using (var s = NewDisposeScope()) net.forward(x).sigmoid();
+            using var mode = inference_mode();
+            using var s = NewDisposeScope();
+            net.forward(x).sigmoid().data<float>().ToArray();
+        }
+        for (int i = 0; i < 2; i++) { engine.Predict(input); Raw(); }
+        // Interleave the two paths and keep each one's best round, so load changes on a shared machine hit both.
+        double engineMs = double.MaxValue, rawMs = double.MaxValue;
+        var sw = new Stopwatch();
+        for (int round = 0; round < 3; round++)
+        {
             sw.Restart();
-            for (int i = 0; i < n; i++) using (var s = NewDisposeScope()) net.forward(x).sigmoid().data<float>().ToArray();
-            rawMs = sw.Elapsed.TotalMilliseconds / n;
+            for (int i = 0; i < 3; i++) engine.Predict(input);
+            engineMs = Math.Min(engineMs, sw.Elapsed.TotalMilliseconds / 3);
+            sw.Restart();
+            for (int i = 0; i < 3; i++) Raw();
+            rawMs = Math.Min(rawMs, sw.Elapsed.TotalMilliseconds / 3);
         }
         return (engineMs, rawMs);
     }

@@ -26,6 +26,8 @@ internal static class TrainingBenchmark
         int size = Arg(args, "--size", 256), batch = Arg(args, "--batch", 4), steps = Arg(args, "--steps", 10);
         int rssSteps = Arg(args, "--rss-steps", 500), rssSize = Arg(args, "--rss-size", 128);
         int threads = Arg(args, "--threads", 2);
+        int pi = Array.IndexOf(args, "--parts");
+        string parts = pi >= 0 && pi + 1 < args.Length ? args[pi + 1] : "abcde";
         TorchRuntime.Initialize(threads);
         var net = new UNetOptions { Depth = 4, BaseWidth = 16 };
         double gflopPerImage = TrainingGflop(net, size);
@@ -38,22 +40,35 @@ internal static class TrainingBenchmark
         double achieved = gflopPerImage * batch / (rawMs / 1000);
         Console.WriteLine($"(a) raw training step: {rawMs:0.0} ms = {achieved:0.0} GFLOP/s = {achieved / sgemm:0.00} of SGEMM (target >= 0.6)");
 
-        var (fitStepMs, fitFixedMs) = FitStepMs(net, size, batch, steps);
-        double rawAgain = RawStepMs(net, size, batch, steps); // interleaved, so load changes hit both sides
-        double rawBest = Math.Min(rawMs, rawAgain);
-        Console.WriteLine($"(b) ML.NET Fit path: {fitStepMs:0.0} ms/step (from Fit with {steps} and {2 * steps} steps) vs raw {rawBest:0.0} ms/step " +
-            $"(raw runs {rawMs:0.0} / {rawAgain:0.0}): overhead {100 * (fitStepMs / rawBest - 1):0.0}% (target <= 5%); fixed cost per Fit {fitFixedMs:0} ms (data conversion, weights into the zip state)");
+        if (parts.Contains('b'))
+        {
+            var (fitStepMs, fitFixedMs) = FitStepMs(net, size, batch, steps);
+            double rawAgain = RawStepMs(net, size, batch, steps); // interleaved, so load changes hit both sides
+            double rawBest = Math.Min(rawMs, rawAgain);
+            Console.WriteLine($"(b) ML.NET Fit path: {fitStepMs:0.0} ms/step (from Fit with {steps} and {2 * steps} steps) vs raw {rawBest:0.0} ms/step " +
+                $"(raw runs {rawMs:0.0} / {rawAgain:0.0}): overhead {100 * (fitStepMs / rawBest - 1):0.0}% (target <= 5%); " +
+                $"fixed cost per Fit {fitFixedMs:0} ms (data conversion, weights into the zip state)");
+        }
 
-        var reference = PyTorchReference(size, batch, steps);
-        Console.WriteLine(reference is double r
-            ? $"(c) PyTorch reference step: {r:0.0} ms; ours/reference time ratio {rawMs / r:0.00} (speed-up {r / rawMs:0.00}x)"
-            : "(c) PyTorch reference: not available (apt-get install -y python3-torch)");
+        if (parts.Contains('c'))
+        {
+            var reference = PyTorchReference(size, batch, steps);
+            Console.WriteLine(reference is double r
+                ? $"(c) PyTorch reference step: {r:0.0} ms; ours/reference time ratio {rawMs / r:0.00} (speed-up {r / rawMs:0.00}x)"
+                : "(c) PyTorch reference: not available (apt-get install -y python3-torch)");
+        }
 
-        var (rssStart, rssEnd, rssMax) = RssOverSteps(net, rssSize, batch, rssSteps);
-        Console.WriteLine($"(d) RSS over {rssSteps} steps at {rssSize}x{rssSize}: after warm-up {rssStart:0} MB, end {rssEnd:0} MB, max {rssMax:0} MB (growth {rssEnd - rssStart:0} MB)");
+        if (parts.Contains('d'))
+        {
+            var (rssStart, rssEnd, rssMax) = RssOverSteps(net, rssSize, batch, rssSteps);
+            Console.WriteLine($"(d) RSS over {rssSteps} steps at {rssSize}x{rssSize}: after warm-up {rssStart:0} MB, end {rssEnd:0} MB, max {rssMax:0} MB (growth {rssEnd - rssStart:0} MB)");
+        }
 
-        var (engineMs, rawInferMs) = InferenceLatency(net);
-        Console.WriteLine($"(e) 512x512 inference: PredictionEngine {engineMs:0.0} ms, raw TorchSharp {rawInferMs:0.0} ms, ratio {engineMs / rawInferMs:0.00} (target <= 1.1)");
+        if (parts.Contains('e'))
+        {
+            var (engineMs, rawInferMs) = InferenceLatency(net);
+            Console.WriteLine($"(e) 512x512 inference: PredictionEngine {engineMs:0.0} ms, raw TorchSharp {rawInferMs:0.0} ms, ratio {engineMs / rawInferMs:0.00} (target <= 1.1)");
+        }
         return 0;
     }
 

@@ -156,6 +156,6 @@ public sealed class SegmentationTrainers
         var trainer = options.Trainer;
         if (trainer.GpuDeviceId is null && _mlContext.GpuDeviceId is int gpu)
             trainer = trainer with { GpuDeviceId = gpu, FallbackToCpu = _mlContext.FallbackToCpu };
-        return new UNetSegmentationTrainer(_mlContext.Transforms, UNetSegmentationTrainer.With(options, trainer));
+        return new UNetSegmentationTrainer(_mlContext.Transforms, options with { Trainer = trainer });
     }
 }

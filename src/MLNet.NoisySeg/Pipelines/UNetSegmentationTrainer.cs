@@ -28,7 +28,7 @@ public enum SegmentationDecoding
 }
 
 /// <summary>Options of <see cref="UNetSegmentationTrainer"/>.</summary>
-public sealed class UNetSegmentationTrainerOptions
+public sealed record UNetSegmentationTrainerOptions
 {
     /// <summary>Image column: <c>Vector&lt;Single, C, H, W&gt;</c>. Default "Image".</summary>
     public string ImageColumnName { get; init; } = SegmentationFolderOptions.Defaults.ImageColumnName;
@@ -148,7 +148,7 @@ public sealed class UNetSegmentationTrainer : IEstimator<SegmentationTransformer
         SchemaChecks.RequireVector(input.Schema, o.LabelColumnName, NumberDataViewType.Byte, "label (mask)");
         var (c, h, w) = SchemaChecks.ImageShape((VectorDataViewType)imageCol.Type, o.ImageColumnName, null, null);
         if (InferInputChannels && c != o.Trainer.Network.InputChannels)
-            o = With(o, o.Trainer with { Network = o.Trainer.Network with { InputChannels = c } });
+            o = o with { Trainer = o.Trainer with { Network = o.Trainer.Network with { InputChannels = c } } };
         if (c != o.Trainer.Network.InputChannels)
             throw new ArgumentException($"The image column '{o.ImageColumnName}' has {c} channels; Trainer.Network.InputChannels is {o.Trainer.Network.InputChannels}.", nameof(input));
         var items = SegmentationDataView.ReadItems(input, o.ImageColumnName, o.LabelColumnName,
@@ -184,26 +184,6 @@ public sealed class UNetSegmentationTrainer : IEstimator<SegmentationTransformer
                 if (v >= classCount && v != MaskConventions.IgnoreIndex)
                     throw new ArgumentException($"Image '{s.Id}' has mask value {v}; expected class indices 0..{classCount - 1} or {MaskConventions.IgnoreIndex} (ignore).", "input");
     }
-
-    internal static UNetSegmentationTrainerOptions With(UNetSegmentationTrainerOptions o, SegmentationTrainerOptions trainer) => new()
-    {
-        ImageColumnName = o.ImageColumnName,
-        LabelColumnName = o.LabelColumnName,
-        NameColumnName = o.NameColumnName,
-        ProbabilityColumnName = o.ProbabilityColumnName,
-        PredictedLabelColumnName = o.PredictedLabelColumnName,
-        ClassCount = o.ClassCount,
-        Trainer = trainer,
-        Decoding = o.Decoding,
-        KnownNoise = o.KnownNoise,
-        ValidationData = o.ValidationData,
-        Progress = o.Progress,
-        CancellationToken = o.CancellationToken,
-        MaskProvider = o.MaskProvider,
-        OnlineNoise = o.OnlineNoise,
-        OnlineNoiseSeed = o.OnlineNoiseSeed,
-        ValidationCallback = o.ValidationCallback,
-    };
 
     private static (DecodingRule Rule, string Report) ChooseDecoding(UNetSegmentationTrainerOptions o, TrainedSegmentationModel model, IReadOnlyList<SegmentationSample> samples, int c, int h, int w)
     {

@@ -80,17 +80,23 @@ public static class ReportWriter
         {
             var d = results.Where(r => r.Dataset == ds && r.Budget.Count >= 2).ToList();
             if (d.Count == 0) continue;
-            var rising = d.GroupBy(r => r.Condition).Select(g =>
+            var curves = d.GroupBy(r => r.Condition).Select(g =>
             {
                 var pts = g.SelectMany(r => r.Budget).GroupBy(p => p.Step).OrderBy(x => x.Key).Select(x => x.Select(p => p.Score).Where(double.IsFinite).DefaultIfEmpty(double.NaN).Average()).ToList();
-                double last = pts[^1], prev = pts[^2];
-                return (Condition: g.Key, Last: last, Gain: last - prev, Family: g.First().Family);
+                double last = pts[^1], prev = pts[^2], best = pts.Where(double.IsFinite).DefaultIfEmpty(double.NaN).Max();
+                return (Condition: g.Key, Last: last, Gain: last - prev, Drop: best - last, Family: g.First().Family);
             }).ToList();
-            var still = rising.Where(x => x.Gain > 0.01).Select(x => FormattableString.Invariant($"`{StudySummary.DisplayName(x.Condition)}` (+{x.Gain:0.000})")).ToList();
+                        var rising = curves.Where(x => x.Gain > 0.01).Select(x => FormattableString.Invariant($"`{StudySummary.DisplayName(x.Condition)}` (+{x.Gain:0.000})")).ToList();
+            // A curve that ends well below its own best has started to fit the noise (memorization), not run out of budget.
+            var declining = curves.Where(x => x.Gain <= 0.01 && x.Drop > 0.03).Select(x => FormattableString.Invariant($"`{StudySummary.DisplayName(x.Condition)}` ({x.Drop:0.000} below its best)")).ToList();
             sb.Append(CultureInfo.InvariantCulture, $"- {ds}: ");
-            sb.Append(still.Count == 0
-                ? "every CL/RCL curve is flat over its last interval (gain ≤ 0.01): remaining gaps to CL are not a budget effect at this scale.\n"
-                : $"still rising over the last interval (gain > 0.01), so their gap to CL is at least partly a budget effect: {string.Join(", ", still)}.\n");
+            if (rising.Count > 0)
+                sb.Append($"still rising over the last interval (gain > 0.01), so their gap to CL is at least partly a budget effect: {string.Join(", ", rising)}. ");
+            if (declining.Count > 0)
+                sb.Append($"past their best and falling, i.e. the network has started to memorize the noisy labels (early stopping, more data or online noise would help): {string.Join(", ", declining)}. ");
+            if (rising.Count == 0 && declining.Count == 0)
+                sb.Append("every CL/RCL curve is flat over its last interval (gain ≤ 0.01, within 0.03 of its best): remaining gaps to CL are not a budget effect at this scale.");
+            sb.Append('\n');
         }
         return sb.ToString();
     }

@@ -19,7 +19,7 @@ public static class PngWriter
         using var bmp = new SKBitmap(new SKImageInfo(width, height, SKColorType.Gray8, SKAlphaType.Opaque));
         int stride = bmp.RowBytes;
         for (int y = 0; y < height; y++)
-            pixels.Slice(y * width, width).CopyTo(MemoryMarshalSpan(bmp, y, stride, width));
+            pixels.Slice(y * width, width).CopyTo(RowSpan(bmp, y, stride, width));
         Encode(path, bmp);
     }
 
@@ -36,7 +36,7 @@ public static class PngWriter
         int stride = bmp.RowBytes;
         for (int y = 0; y < height; y++)
         {
-            var row = MemoryMarshalSpan(bmp, y, stride, width * 4);
+            var row = RowSpan(bmp, y, stride, width * 4);
             for (int x = 0; x < width; x++)
             {
                 int s = 3 * (y * width + x);
@@ -83,7 +83,7 @@ public static class PngWriter
         WriteRgb(path, rgb, width, height);
     }
 
-    private static unsafe Span<byte> MemoryMarshalSpan(SKBitmap bmp, int y, int stride, int length)
+    private static unsafe Span<byte> RowSpan(SKBitmap bmp, int y, int stride, int length)
         => new Span<byte>((void*)bmp.GetPixels(), bmp.ByteCount).Slice(y * stride, length);
 
     private static void Encode(string path, SKBitmap bmp)

@@ -14,7 +14,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using NoisySeg.Study;
 
-string[] verbs = ["run", "merge", "train", "evaluate", "predict"];
+string[] verbs = ["run", "merge", "train", "evaluate", "predict", "unsupervised"];
 string verb = args.Length > 0 && !args[0].StartsWith('-') ? args[0].ToLowerInvariant() : "run";
 string[] rest = args.Length > 0 && !args[0].StartsWith('-') ? args[1..] : args;
 if (!verbs.Contains(verb))
@@ -64,6 +64,7 @@ try
         "train" => v.Train(settings, cts.Token),
         "evaluate" => v.Evaluate(settings),
         "predict" => v.Predict(settings),
+        "unsupervised" => v.Unsupervised(settings, cts.Token),
         _ => v.Run(settings, cts.Token),
     });
 }

@@ -13,7 +13,7 @@ using MLNet.NoisySeg.Training;
 namespace NoisySeg.Study;
 
 /// <summary>The runner's verbs; each returns the process exit code.</summary>
-public sealed class Verbs(ILogger<Verbs> log)
+public sealed partial class Verbs(ILogger<Verbs> log)
 {
     /// <summary>run: the study grid (or one shard of it), then the report (unsharded runs).</summary>
     public int Run(AppSettings s, CancellationToken ct)

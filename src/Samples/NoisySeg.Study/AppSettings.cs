@@ -149,7 +149,7 @@ public sealed class AppSettings
         };
         var o = StudyOptions.ForProfile(profile, Datasets(profile), Out);
         if (profile == StudyProfile.Quick)
-            o = o with { Steps = 160, BudgetEvery = 40, Depth = 3, BaseWidth = 8, BatchSize = 4, LearningRate = 3e-3, Threads = 1, MaxParallelConditions = Math.Clamp(Environment.ProcessorCount, 1, 8) };
+            o = o with { Steps = 160, BudgetEvery = 40, Depth = 3, BaseWidth = 8, BatchSize = 4, LearningRate = 3e-3, Threads = null, MaxParallelConditions = 1 };
         o = o with
         {
             Seeds = Seeds is null ? o.Seeds : ParseSeeds(Seeds),

@@ -139,15 +139,6 @@ public class StudyRunnerTests
     }
 
     [TestMethod]
-    public void ParallelConditions_GiveTheSameTable()
-    {
-        var p = new StudyRunner(Options("parallel") with { MaxParallelConditions = 2 }).Run();
-        Assert.AreEqual(4, p.Ran);
-        Assert.AreEqual(Table(Single.Value.Results), Table(p.Results));
-        Assert.AreEqual(4, File.ReadAllLines(Path.Combine(Options("parallel").OutputFolder, StudyResultStore.JsonLinesFileName)).Length);
-    }
-
-    [TestMethod]
     public void Store_RejectsDuplicates_AndTornFilesAreReported()
     {
         string folder = Path.Combine(Root, "store");

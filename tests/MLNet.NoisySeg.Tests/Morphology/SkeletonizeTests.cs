@@ -35,31 +35,7 @@ public sealed class SkeletonizeTests
     }
 
     /// <summary>Smoothed random field thresholded, like the benchmark masks.</summary>
-    internal static byte[] Blobs(int w, int h, int seed)
-    {
-        var rng = new Core.SeededRandom((ulong)seed);
-        var f = new double[w * h];
-        for (int i = 0; i < f.Length; i++) f[i] = rng.NextDouble();
-        for (int pass = 0; pass < 3; pass++)
-        {
-            var g = new double[f.Length];
-            for (int y = 0; y < h; y++)
-                for (int x = 0; x < w; x++)
-                {
-                    double s = 0; int c = 0;
-                    for (int dy = -2; dy <= 2; dy++)
-                        for (int dx = -2; dx <= 2; dx++)
-                        {
-                            int xx = x + dx, yy = y + dy;
-                            if (xx < 0 || yy < 0 || xx >= w || yy >= h) continue;
-                            s += f[yy * w + xx]; c++;
-                        }
-                    g[y * w + x] = s / c;
-                }
-            f = g;
-        }
-        return f.Select(v => v > 0.52 ? (byte)1 : (byte)0).ToArray();
-    }
+    internal static byte[] Blobs(int w, int h, int seed) => Noise.BlobMasks.Blobs(w, h, seed);
 
     /// <summary>Number of 8-connected foreground components.</summary>
     internal static int ForegroundComponents(byte[] m, int w, int h) => Components(m, w, h, 1, eight: true, pad: false);

@@ -21,14 +21,6 @@ internal static class Guard
         return value;
     }
 
-    /// <summary>Throws unless <paramref name="value"/> is finite and positive.</summary>
-    public static double Positive(double value, [CallerArgumentExpression(nameof(value))] string? name = null)
-    {
-        if (!double.IsFinite(value) || value <= 0)
-            throw new ArgumentOutOfRangeException(name, value, $"{name} must be a finite number greater than 0.");
-        return value;
-    }
-
     /// <summary>Throws unless a mask buffer has exactly width*height elements and positive sizes.</summary>
     public static void MaskSize(int length, int width, int height, string name = "mask")
     {

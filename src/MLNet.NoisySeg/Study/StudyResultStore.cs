@@ -205,23 +205,5 @@ public sealed class StudyResultStore
     /// <summary>Writes text through a flushed temporary file in the same folder and a rename over <paramref name="path"/>.</summary>
     /// <param name="path">Destination.</param>
     /// <param name="text">UTF-8 text.</param>
-    public static void WriteAtomically(string path, string text)
-    {
-        string full = Path.GetFullPath(path);
-        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        string tmp = full + "." + Environment.ProcessId.ToString(CultureInfo.InvariantCulture) + "." + Guid.NewGuid().ToString("N")[..8] + ".tmp";
-        try
-        {
-            using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write))
-            {
-                fs.Write(Encoding.UTF8.GetBytes(text));
-                fs.Flush(flushToDisk: true);
-            }
-            File.Move(tmp, full, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(tmp)) File.Delete(tmp);
-        }
-    }
+    public static void WriteAtomically(string path, string text) => Data.AtomicFile.WriteText(path, text);
 }

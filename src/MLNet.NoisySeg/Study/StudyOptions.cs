@@ -50,6 +50,25 @@ public sealed class StudyDatasetOptions
     /// <summary>Resize height (null = stored size; set both or neither).</summary>
     public int? Height { get; init; }
 
+    /// <summary>
+    /// Patch training: train on random <c>CropHeight</c> x <c>CropWidth</c> windows of the (resized) training images, a
+    /// fresh window per image and step (see <see cref="Training.SegmentationTrainerOptions.CropHeight"/>); evaluation
+    /// always predicts whole images. Null = whole images. Set both or neither; at most the image size.
+    /// </summary>
+    public int? CropHeight { get; init; }
+
+    /// <summary>Patch training: crop width (see <see cref="CropHeight"/>).</summary>
+    public int? CropWidth { get; init; }
+
+    /// <summary>"name (WxH, N classes[, random AxB crops])" for logs and reports.</summary>
+    public string Describe()
+    {
+        string size = Width is int w && Height is int h ? FormattableString.Invariant($"{w}x{h}") : "stored size";
+        string text = FormattableString.Invariant($"{Name} ({size}, {ClassCount} classes");
+        if (CropWidth is int cw && CropHeight is int ch) text += FormattableString.Invariant($", random {cw}x{ch} crops");
+        return text + ")";
+    }
+
     /// <summary>True when the data set is binary (ClassCount 2).</summary>
     public bool IsBinary => ClassCount == 2;
 
@@ -93,6 +112,12 @@ public sealed class StudyDatasetOptions
             throw new ArgumentException($"{prefix}Width and {prefix}Height must be set together.", prefix + (Width.HasValue ? nameof(Height) : nameof(Width)));
         if (Width is < 8 or > 4096) throw new ArgumentOutOfRangeException(prefix + nameof(Width), Width, $"{prefix}Width must be in [8, 4096].");
         if (Height is < 8 or > 4096) throw new ArgumentOutOfRangeException(prefix + nameof(Height), Height, $"{prefix}Height must be in [8, 4096].");
+        if (CropHeight.HasValue != CropWidth.HasValue)
+            throw new ArgumentException($"{prefix}CropHeight and {prefix}CropWidth must be set together (or neither).", prefix + (CropHeight.HasValue ? nameof(CropWidth) : nameof(CropHeight)));
+        if (CropHeight is < 8 or > 4096) throw new ArgumentOutOfRangeException(prefix + nameof(CropHeight), CropHeight, $"{prefix}CropHeight must be null or in [8, 4096].");
+        if (CropWidth is < 8 or > 4096) throw new ArgumentOutOfRangeException(prefix + nameof(CropWidth), CropWidth, $"{prefix}CropWidth must be null or in [8, 4096].");
+        if (CropHeight > Height || CropWidth > Width)
+            throw new ArgumentException($"{prefix}CropHeight x {prefix}CropWidth = {CropHeight}x{CropWidth} is larger than the images ({Height}x{Width}).", prefix + (CropHeight > Height ? nameof(CropHeight) : nameof(CropWidth)));
         if (checkFolders)
         {
             foreach (var (split, name) in new[] { (TrainSplit, nameof(TrainSplit)), (TestSplit, nameof(TestSplit)) })
@@ -167,6 +192,13 @@ public sealed record StudyOptions
     /// <summary>Random flips/rotations during training.</summary>
     public bool Augment { get; init; } = true;
 
+    /// <summary>
+    /// Online noise (method.md §2): every epoch trains on a fresh draw of each condition's corruption instead of one
+    /// fixed draw. Statistics, panels and the known-noise decoding use the first draw (epoch 0). Default false (the
+    /// paper's main setting: the noisy labels are drawn once).
+    /// </summary>
+    public bool OnlineNoise { get; init; }
+
     /// <summary>Fraction of the training split carved off (deterministically, <c>DataSplit</c>) as the clean validation split of the paper protocol.</summary>
     public double ValidationFraction { get; init; } = 0.2;
 
@@ -235,6 +267,58 @@ public sealed record StudyOptions
         },
         _ => new StudyOptions { Profile = StudyProfile.Quick, Datasets = datasets, OutputFolder = outputFolder },
     };
+
+    /// <summary>One line describing the training of every condition (budget, optimizer, network, crops, online noise).</summary>
+    public string DescribeTraining()
+    {
+        var text = FormattableString.Invariant($"{Steps} steps, batch {BatchSize}, Adam lr {LearningRate}, U-Net depth {Depth} base {BaseWidth}");
+        if (Augment) text += ", flips/rotations";
+        if (OnlineNoise) text += ", online noise (redrawn every epoch)";
+        return text;
+    }
+
+    /// <summary>
+    /// The options that change what a result means (budget, network, data sizes, noise handling), as invariant text by
+    /// name. A results folder records them in <c>settings.json</c>, and a run or merge with different settings is refused,
+    /// so resuming never mixes, say, 160-step and 1000-step results. Seeds and filters are not part of it (they select
+    /// conditions), nor are paths, threads, shards or parallelism (they do not change results).
+    /// </summary>
+    public IReadOnlyDictionary<string, string> ResultSettings()
+    {
+        var d = new SortedDictionary<string, string>(StringComparer.Ordinal)
+        {
+            [nameof(Steps)] = Inv(Steps),
+            [nameof(BatchSize)] = Inv(BatchSize),
+            [nameof(LearningRate)] = Inv(LearningRate),
+            [nameof(Depth)] = Inv(Depth),
+            [nameof(BaseWidth)] = Inv(BaseWidth),
+            [nameof(Augment)] = Inv(Augment),
+            [nameof(OnlineNoise)] = Inv(OnlineNoise),
+            [nameof(ValidationFraction)] = Inv(ValidationFraction),
+            [nameof(SplitSeed)] = Inv(SplitSeed),
+            [nameof(BudgetEvery)] = Inv(BudgetEvery),
+            [nameof(DensityBandwidth)] = Inv(DensityBandwidth),
+            [nameof(RankTolerance)] = Inv(RankTolerance),
+            [nameof(UseKnownNoise)] = Inv(UseKnownNoise),
+        };
+        foreach (var ds in Datasets)
+        {
+            d[$"Datasets[{ds.Name}]"] = string.Join("; ",
+                $"TrainSplit={ds.TrainSplit}", $"TestSplit={ds.TestSplit}", $"MaskEncoding={ds.MaskEncoding}", $"ForegroundValue={Inv(ds.ForegroundValue)}",
+                $"ClassCount={Inv(ds.ClassCount)}", $"IgnoreValue={Inv(ds.IgnoreValue)}", $"BackgroundClass={Inv(ds.BackgroundClass)}",
+                $"Width={Inv(ds.Width)}", $"Height={Inv(ds.Height)}", $"CropWidth={Inv(ds.CropWidth)}", $"CropHeight={Inv(ds.CropHeight)}");
+        }
+        return d;
+
+        static string Inv(object? value) => value switch
+        {
+            null => "none",
+            bool b => b ? "true" : "false",
+            double x => x.ToString("R", CultureInfo.InvariantCulture),
+            IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
+            _ => value.ToString() ?? "",
+        };
+    }
 
     /// <summary>Checks every option; throws <see cref="ArgumentException"/>/<see cref="ArgumentOutOfRangeException"/> naming the first bad one.</summary>
     /// <param name="checkFolders">Also check that the data set folders exist.</param>

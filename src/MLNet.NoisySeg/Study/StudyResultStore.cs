@@ -20,6 +20,9 @@ public sealed class StudyResultStore
     /// <summary>File name of the CSV results.</summary>
     public const string CsvFileName = "results.csv";
 
+    /// <summary>File name of the result-affecting settings of the folder (<see cref="StudyOptions.ResultSettings"/>).</summary>
+    public const string SettingsFileName = "settings.json";
+
     /// <summary>JSON settings of the results (NaN allowed, enums as names).</summary>
     public static readonly JsonSerializerOptions JsonOptions = new()
     {
@@ -27,6 +30,8 @@ public sealed class StudyResultStore
         Converters = { new JsonStringEnumConverter() },
         WriteIndented = false,
     };
+
+    private static readonly JsonSerializerOptions SettingsJsonOptions = new() { WriteIndented = true };
 
     private readonly object _gate = new();
     private readonly SortedDictionary<int, StudyResult> _byIndex = new();
@@ -94,6 +99,65 @@ public sealed class StudyResultStore
 
     private void WriteCsvFile() => WriteAtomically(CsvPath, ToCsv(_byIndex.Values));
 
+    /// <summary>Path of settings.json.</summary>
+    public string SettingsPath => Path.Combine(Folder, SettingsFileName);
+
+    /// <summary>
+    /// Records <paramref name="settings"/> in settings.json, or, when the folder already has settings, checks that they
+    /// are the same, so results of different budgets or sizes never end up in one table.
+    /// </summary>
+    /// <param name="settings">The settings of the run (<see cref="StudyOptions.ResultSettings"/>).</param>
+    /// <exception cref="ArgumentException">The folder holds results of different settings (ParamName "OutputFolder"); the message lists them.</exception>
+    /// <exception cref="InvalidDataException">settings.json is not a settings file.</exception>
+    public void EnsureSettings(IReadOnlyDictionary<string, string> settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        lock (_gate)
+        {
+            var stored = ReadSettings(Folder);
+            if (stored is null)
+            {
+                WriteAtomically(SettingsPath, SettingsText(settings));
+                return;
+            }
+            string diff = DescribeDifference(stored, settings, "there", "now");
+            if (diff.Length > 0)
+                throw new ArgumentException($"OutputFolder: {SettingsPath} holds results of a run with different settings ({diff}). Use another OutputFolder, or delete the folder to start over.", "OutputFolder");
+        }
+    }
+
+    /// <summary>Reads a folder's settings.json, or null when it has none.</summary>
+    /// <param name="folder">A results folder.</param>
+    /// <exception cref="InvalidDataException">settings.json is not a settings file.</exception>
+    public static IReadOnlyDictionary<string, string>? ReadSettings(string folder)
+    {
+        string path = Path.Combine(folder, SettingsFileName);
+        if (!File.Exists(path)) return null;
+        try
+        {
+            return JsonSerializer.Deserialize<SortedDictionary<string, string>>(File.ReadAllText(path), JsonOptions)
+                ?? throw new JsonException("null");
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path} is not a study settings file (a JSON object of option names to values): {e.Message}", e);
+        }
+    }
+
+    private static string SettingsText(IReadOnlyDictionary<string, string> settings)
+        => JsonSerializer.Serialize(new SortedDictionary<string, string>(settings.ToDictionary(), StringComparer.Ordinal), SettingsJsonOptions) + "\n";
+
+    private static string DescribeDifference(IReadOnlyDictionary<string, string> a, IReadOnlyDictionary<string, string> b, string aName, string bName)
+    {
+        var parts = new List<string>();
+        foreach (var key in a.Keys.Union(b.Keys).Order(StringComparer.Ordinal))
+        {
+            string va = a.TryGetValue(key, out var x) ? x : "absent", vb = b.TryGetValue(key, out var y) ? y : "absent";
+            if (va != vb) parts.Add($"{key} = {va} {aName}, {vb} {bName}");
+        }
+        return string.Join("; ", parts);
+    }
+
     /// <summary>Reads the results of a results.jsonl file (empty when it does not exist).</summary>
     /// <param name="path">The file.</param>
     /// <exception cref="InvalidDataException">A line is not a result.</exception>
@@ -125,21 +189,30 @@ public sealed class StudyResultStore
     /// <param name="inputFolders">Folders holding results.jsonl.</param>
     /// <param name="outputFolder">Destination folder (may be one of the inputs).</param>
     /// <returns>The merged store.</returns>
-    /// <exception cref="ArgumentException">An input folder has no results.jsonl.</exception>
+    /// <exception cref="ArgumentException">An input folder has no results.jsonl, or the inputs were run with different settings.</exception>
     public static StudyResultStore Merge(IEnumerable<string> inputFolders, string outputFolder)
     {
         ArgumentNullException.ThrowIfNull(inputFolders);
         var all = new List<StudyResult>();
         int n = 0;
+        IReadOnlyDictionary<string, string>? settings = null;
+        string? settingsFolder = null;
         foreach (var folder in inputFolders)
         {
             string file = Path.Combine(folder, JsonLinesFileName);
             if (!File.Exists(file)) throw new ArgumentException($"Inputs: '{folder}' holds no {JsonLinesFileName}.", "Inputs");
+            if (ReadSettings(folder) is { } s)
+            {
+                if (settings is null) (settings, settingsFolder) = (s, folder);
+                else if (DescribeDifference(settings, s, $"in {settingsFolder}", $"in {folder}") is { Length: > 0 } diff)
+                    throw new ArgumentException($"Inputs: the folders were run with different settings ({diff}); merge only shards of one study.", "Inputs");
+            }
             all.AddRange(Read(file));
             n++;
         }
         if (n == 0) throw new ArgumentException("Inputs must name at least one results folder.", "Inputs");
         var store = new StudyResultStore(outputFolder);
+        if (settings is not null) store.EnsureSettings(settings);
         lock (store._gate)
         {
             foreach (var r in all) store.Put(r);

@@ -64,12 +64,14 @@ public sealed class StudyRunner
     /// <param name="cancellationToken">Cancels the run.</param>
     /// <exception cref="OperationCanceledException">Cancelled.</exception>
     /// <exception cref="IOException">Another run holds the results folder.</exception>
+    /// <exception cref="ArgumentException">The results folder holds results of different settings (<see cref="StudyOptions.ResultSettings"/>).</exception>
     public StudyRunSummary Run(IProgress<StudyProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         var clock = Stopwatch.StartNew();
         Directory.CreateDirectory(_options.ResultsFolder);
         using var runLock = AcquireLock(_options.ResultsFolder);
         var store = new StudyResultStore(_options.ResultsFolder);
+        store.EnsureSettings(_options.ResultSettings());
         var mine = StudyGrid.ForShard(_options);
         var pending = mine.Where(c => !store.Contains(c.Key)).ToList();
         int skipped = mine.Count - pending.Count;
@@ -181,7 +183,10 @@ public sealed class StudyRunner
 
         var trainerOptions = new UNetSegmentationTrainerOptions
         {
-            LabelColumnName = NoisyColumn,
+            // Online noise: the trainer reads the clean masks and redraws the corruption every epoch.
+            LabelColumnName = _options.OnlineNoise ? SegmentationFolderOptions.Defaults.MaskColumnName : NoisyColumn,
+            OnlineNoise = _options.OnlineNoise ? c.Noise : null,
+            OnlineNoiseSeed = c.Seed,
             ClassCount = classes,
             Decoding = SegmentationDecoding.LabelFree,
             KnownNoise = known,
@@ -199,6 +204,8 @@ public sealed class StudyRunner
                 Seed = c.Seed,
                 Threads = _options.Threads,
                 Augment = _options.Augment,
+                CropHeight = data.Options.CropHeight,
+                CropWidth = data.Options.CropWidth,
                 ValidateEvery = _options.BudgetEvery,
             },
         };

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using MLNet.NoisySeg.Core;
+using MLNet.NoisySeg.Data.Preprocessing;
 using MLNet.NoisySeg.Losses;
 using MLNet.NoisySeg.Networks;
 using MLNet.NoisySeg.Torch;
@@ -10,12 +11,14 @@ using static TorchSharp.torch;
 namespace MLNet.NoisySeg.Training;
 
 /// <summary>
-/// Trains a <see cref="UNet"/> on in-memory samples of one size (tile or resize them beforehand).
+/// Trains a <see cref="UNet"/> on in-memory samples: whole samples of one size (tile or resize them beforehand), or random
+/// windows of <see cref="SegmentationTrainerOptions.CropHeight"/> x <see cref="SegmentationTrainerOptions.CropWidth"/> of
+/// samples of any size at least that large.
 /// </summary>
 /// <remarks>
 /// Determinism: weights are initialised after <c>torch.manual_seed(Seed)</c>; the batch order of epoch e is a
 /// <see cref="SeededRandom"/> shuffle keyed by (Seed, e); the augmentation of a sample at step t is keyed by
-/// (Seed, sample Id, t). Nothing depends on earlier random draws, so a resumed run sees exactly the batches of an
+/// (Seed, sample Id, t), and so is its crop window. Nothing depends on earlier random draws, so a resumed run sees exactly the batches of an
 /// uninterrupted one, and on the CPU the same seed and thread count give the same weights.
 /// Each step runs in its own <c>torch.NewDisposeScope()</c>, so native memory stays flat.
 /// Concurrency: several Train calls may run on different threads (seeding + initialisation is serialised), but
@@ -30,7 +33,7 @@ public static class SegmentationTrainer
     /// step is written (if CheckpointPath is set) and <see cref="OperationCanceledException"/> is thrown. With
     /// ResumeFromCheckpoint and an existing checkpoint, training continues from it.
     /// </summary>
-    /// <param name="samples">Training samples, all with the same Height, Width and InputChannels.</param>
+    /// <param name="samples">Training samples with InputChannels channels: all of one size, or (with CropHeight/CropWidth) each at least the crop.</param>
     /// <param name="options">Options (validated).</param>
     /// <param name="progress">Receives a report after each step, synchronously on the training thread when the implementation is synchronous.</param>
     /// <param name="cancellationToken">Stops training between steps.</param>
@@ -90,6 +93,7 @@ public static class SegmentationTrainer
             int[] order = new int[n];
             int orderEpoch = -1;
             int plane = c * h * w, pixels = h * w;
+            bool cropping = options.CropHeight.HasValue;
             var xs = new float[(long)batch * plane];
             var ms = new byte[(long)batch * pixels];
             var batchSamples = new SegmentationSample[batch];
@@ -117,11 +121,20 @@ public static class SegmentationTrainer
                 {
                     var s = samples[order[offset + b]];
                     batchSamples[b] = s;
-                    s.Image.CopyTo(xs, (long)b * plane);
                     byte[] mask = maskProvider is null ? s.Mask : maskProvider(s, epoch);
-                    if (mask is null || mask.Length != pixels)
-                        throw new InvalidOperationException($"maskProvider returned a mask of {mask?.Length ?? 0} pixels for sample '{s.Id}'; expected {pixels}.");
-                    mask.CopyTo(ms, (long)b * pixels);
+                    if (mask is null || mask.Length != s.Height * s.Width)
+                        throw new InvalidOperationException($"maskProvider returned a mask of {mask?.Length ?? 0} pixels for sample '{s.Id}'; expected {s.Height * s.Width}.");
+                    if (cropping)
+                    {
+                        var (cx, cy) = CropOrigin(s, options.Seed, step, h, w);
+                        Cropping.Crop(s.Image, c, s.Height, s.Width, cx, cy, w, h, xs.AsSpan((int)((long)b * plane), plane));
+                        Cropping.Crop(mask, s.Height, s.Width, cx, cy, w, h, ms.AsSpan((int)((long)b * pixels), pixels));
+                    }
+                    else
+                    {
+                        s.Image.CopyTo(xs, (long)b * plane);
+                        mask.CopyTo(ms, (long)b * pixels);
+                    }
                 }
 
                 double lr = LearningRateAt(options, step, stepsPerEpoch, totalSteps);
@@ -192,6 +205,15 @@ public static class SegmentationTrainer
         };
     }
 
+    /// <summary>The top-left corner of sample <paramref name="s"/>'s training window at <paramref name="step"/>, drawn from (Seed, s.Id, step).</summary>
+    internal static (int X, int Y) CropOrigin(SegmentationSample s, int seed, int step, int cropHeight, int cropWidth)
+    {
+        var rng = SeededRandom.For(seed, s.Id, step).Fork(0xC_0C);
+        int x = rng.NextInt(s.Width - cropWidth + 1);
+        int y = rng.NextInt(s.Height - cropHeight + 1);
+        return (x, y);
+    }
+
     /// <summary>
     /// Random dihedral transform per image: the transform of sample s at step t is drawn from (Seed, s.Id, t).
     /// Square images use all 8 (rot90 k = 0..3, optionally followed by a horizontal flip); others the 4 flips.
@@ -239,17 +261,25 @@ public static class SegmentationTrainer
         var first = samples[0] ?? throw new ArgumentException("samples[0] is null.", nameof(samples));
         int h = first.Height, w = first.Width;
         if (h < 1 || w < 1) throw new ArgumentException($"samples[0] ('{first.Id}') has size {h}x{w}; Height and Width must be positive.", nameof(samples));
+        bool cropping = options.CropHeight.HasValue;
         for (int i = 0; i < samples.Count; i++)
         {
             var s = samples[i] ?? throw new ArgumentException($"samples[{i}] is null.", nameof(samples));
             if (s.Id is null) throw new ArgumentException($"samples[{i}].Id is null.", nameof(samples));
-            if (s.Height != h || s.Width != w)
-                throw new ArgumentException($"All samples must have the same size for training (tile or resize first): samples[{i}] ('{s.Id}') is {s.Height}x{s.Width}, samples[0] is {h}x{w}.", nameof(samples));
-            if (s.Image is null || s.Image.Length != (long)c * h * w)
-                throw new ArgumentException($"samples[{i}] ('{s.Id}') image has {s.Image?.Length ?? 0} values; expected Network.InputChannels x H x W = {c}x{h}x{w}.", nameof(samples));
-            if (s.Mask is null || s.Mask.Length != (long)h * w)
-                throw new ArgumentException($"samples[{i}] ('{s.Id}') mask has {s.Mask?.Length ?? 0} pixels; expected {h}x{w}.", nameof(samples));
+            if (cropping)
+            {
+                if (s.Height < options.CropHeight || s.Width < options.CropWidth)
+                    throw new ArgumentException($"samples[{i}] ('{s.Id}') is {s.Height}x{s.Width}, smaller than the training crop CropHeight x CropWidth = {options.CropHeight}x{options.CropWidth}.", nameof(samples));
+            }
+            else if (s.Height != h || s.Width != w)
+            {
+                throw new ArgumentException($"All samples must have the same size for training (tile or resize first, or set CropHeight/CropWidth): samples[{i}] ('{s.Id}') is {s.Height}x{s.Width}, samples[0] is {h}x{w}.", nameof(samples));
+            }
+            if (s.Image is null || s.Image.Length != (long)c * s.Height * s.Width)
+                throw new ArgumentException($"samples[{i}] ('{s.Id}') image has {s.Image?.Length ?? 0} values; expected Network.InputChannels x H x W = {c}x{s.Height}x{s.Width}.", nameof(samples));
+            if (s.Mask is null || s.Mask.Length != (long)s.Height * s.Width)
+                throw new ArgumentException($"samples[{i}] ('{s.Id}') mask has {s.Mask?.Length ?? 0} pixels; expected {s.Height}x{s.Width}.", nameof(samples));
         }
-        return (c, h, w);
+        return cropping ? (c, options.CropHeight!.Value, options.CropWidth!.Value) : (c, h, w);
     }
 }

@@ -82,6 +82,17 @@ public sealed record SegmentationTrainerOptions
     /// <summary>Random dihedral augmentation per image: flips and (for square images) 90° rotations.</summary>
     public bool Augment { get; init; } = true;
 
+    /// <summary>
+    /// Patch training: each step trains on a random <c>CropHeight</c> x <c>CropWidth</c> window of every sample (the window
+    /// of sample s at step t is drawn from (Seed, s.Id, t)), so samples may then differ in size as long as each is at least
+    /// the crop. Null = whole samples (all of one size). Set both or neither. The trained U-Net is fully convolutional and
+    /// predicts whole images.
+    /// </summary>
+    public int? CropHeight { get; init; }
+
+    /// <summary>Patch training: crop width (see <see cref="CropHeight"/>).</summary>
+    public int? CropWidth { get; init; }
+
     /// <summary>Mask value ignored by the loss.</summary>
     public int IgnoreIndex { get; init; } = Core.MaskConventions.IgnoreIndex;
 
@@ -125,6 +136,10 @@ public sealed record SegmentationTrainerOptions
         if (Epochs < 1) throw new ArgumentOutOfRangeException(nameof(Epochs), Epochs, "Epochs must be at least 1.");
         if (MaxSteps is < 1) throw new ArgumentOutOfRangeException(nameof(MaxSteps), MaxSteps, "MaxSteps must be null or at least 1.");
         if (BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "BatchSize must be at least 1.");
+        if (CropHeight.HasValue != CropWidth.HasValue)
+            throw new ArgumentException("CropHeight and CropWidth must be set together (or neither).", CropHeight.HasValue ? nameof(CropWidth) : nameof(CropHeight));
+        if (CropHeight is < 1) throw new ArgumentOutOfRangeException(nameof(CropHeight), CropHeight, "CropHeight must be null or at least 1.");
+        if (CropWidth is < 1) throw new ArgumentOutOfRangeException(nameof(CropWidth), CropWidth, "CropWidth must be null or at least 1.");
         if (IgnoreIndex is < 0 or > 255) throw new ArgumentOutOfRangeException(nameof(IgnoreIndex), IgnoreIndex, "IgnoreIndex must be in [0, 255].");
         if (IgnoreIndex < Math.Max(2, Network.OutputChannels))
             throw new ArgumentOutOfRangeException(nameof(IgnoreIndex), IgnoreIndex, $"IgnoreIndex must not be a class index (classes are 0..{Math.Max(2, Network.OutputChannels) - 1}).");

@@ -42,6 +42,10 @@ public sealed class AppSettings
     public double? LearningRate { get; set; }
     /// <summary>Steps between budget-curve points.</summary>
     public int? BudgetEvery { get; set; }
+    /// <summary>Patch training: crop size "N" (N x N) or "WxH" for every data set of the run; empty = whole images.</summary>
+    public string? Crop { get; set; }
+    /// <summary>Online noise: redraw every condition's corruption each epoch (true/false).</summary>
+    public bool? Online { get; set; }
     /// <summary>Output folder.</summary>
     public string Out { get; set; } = "study-output";
     /// <summary>Shard i/n.</summary>
@@ -85,6 +89,7 @@ public sealed class AppSettings
         if (!string.IsNullOrWhiteSpace(Data))
             return [DatasetFrom(Data, Name ?? new DirectoryInfo(Data).Name)];
         string root = Path.Combine(AppContext.BaseDirectory, "datasets");
+        var crop = ParseCrop(Crop);
         bool quick = profile == StudyProfile.Quick;
         return
         [
@@ -92,11 +97,13 @@ public sealed class AppSettings
             {
                 Name = "isbi", Path = Path.Combine(root, "isbi2012_em_membrane"), MaskEncoding = MLNet.NoisySeg.Data.MaskEncoding.Binary, ForegroundValue = 0,
                 Width = quick ? 128 : 256, Height = quick ? 128 : 256,
+                CropWidth = crop?.Width, CropHeight = crop?.Height,
             },
             new StudyDatasetOptions
             {
                 Name = "camvid", Path = Path.Combine(root, "camvid11_small"), MaskEncoding = MLNet.NoisySeg.Data.MaskEncoding.ClassIndex, ClassCount = 11, IgnoreValue = 11,
                 Width = quick ? 120 : 240, Height = quick ? 90 : 180,
+                CropWidth = crop?.Width, CropHeight = crop?.Height,
             },
         ];
     }
@@ -112,6 +119,8 @@ public sealed class AppSettings
         IgnoreValue = Ignore,
         Width = Width,
         Height = Height,
+        CropWidth = ParseCrop(Crop)?.Width,
+        CropHeight = ParseCrop(Crop)?.Height,
     };
 
     /// <summary>The mask encoding.</summary>
@@ -159,6 +168,7 @@ public sealed class AppSettings
             BaseWidth = BaseWidth ?? o.BaseWidth,
             LearningRate = LearningRate ?? o.LearningRate,
             BudgetEvery = BudgetEvery ?? o.BudgetEvery,
+            OnlineNoise = Online ?? o.OnlineNoise,
             Shard = StudyShard.Parse(Shard),
             Threads = Threads ?? o.Threads,
             MaxParallelConditions = Parallel ?? o.MaxParallelConditions,
@@ -166,6 +176,18 @@ public sealed class AppSettings
         };
         o.Validate(checkFolders);
         return o;
+    }
+
+    /// <summary>Parses --crop ("N" or "WxH"); null when empty.</summary>
+    public static (int Width, int Height)? ParseCrop(string? text)
+    {
+        if (string.IsNullOrWhiteSpace(text)) return null;
+        var parts = text.ToLowerInvariant().Split('x', StringSplitOptions.TrimEntries);
+        if (parts.Length is 1 or 2
+            && int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out int w)
+            && int.TryParse(parts[^1], NumberStyles.None, CultureInfo.InvariantCulture, out int h))
+            return (w, h);
+        throw new ArgumentException($"Crop must be N or WxH in pixels (e.g. 128 or 120x90); got '{text}'.", nameof(Crop));
     }
 
     private static int[] ParseSeeds(string text)

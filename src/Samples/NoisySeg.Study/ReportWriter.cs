@@ -29,7 +29,7 @@ public static class ReportWriter
         var md = new StringBuilder();
         md.Append("# Noisy-label segmentation study (Luo et al., AAAI 2022)\n\n");
         if (options is not null)
-            md.Append(CultureInfo.InvariantCulture, $"Profile **{options.Profile}**: {options.Steps} steps, U-Net depth {options.Depth} base {options.BaseWidth}, batch {options.BatchSize}, Adam lr {options.LearningRate}, seeds {string.Join(",", options.Seeds)}; data sets {string.Join(", ", options.Datasets.Select(d => $"{d.Name} ({d.Width?.ToString(CultureInfo.InvariantCulture) ?? "stored"}x{d.Height?.ToString(CultureInfo.InvariantCulture) ?? "stored"}, {d.ClassCount} classes)"))}.\n\n");
+            md.Append(CultureInfo.InvariantCulture, $"Profile **{options.Profile}**: {options.DescribeTraining()}; seeds {string.Join(",", options.Seeds)}; data sets {string.Join(", ", options.Datasets.Select(d => d.Describe()))}.\n\n");
         md.Append(CultureInfo.InvariantCulture, $"{results.Count} condition run(s); summed condition time {results.Sum(r => r.WallSeconds):0} s");
         if (elapsed is { } e) md.Append(CultureInfo.InvariantCulture, $"; wall time of this run {e.TotalSeconds:0} s");
         md.Append(".\n\nRaw results: [results.csv](results.csv), [results.jsonl](results.jsonl). Decodings of ONE trained model per condition: ")

@@ -20,9 +20,9 @@ public sealed partial class Verbs(ILogger<Verbs> log)
     {
         var options = s.ToStudyOptions();
         var grid = StudyGrid.ForShard(options);
-        log.LogInformation("Study {Profile}: {Count} condition(s) on shard {Shard} ({Datasets}), {Steps} steps, U-Net depth {Depth} base {Base}, seeds {Seeds}; results in {Folder}",
-            options.Profile, grid.Count, options.Shard, string.Join(", ", options.Datasets.Select(d => $"{d.Name} {d.Width}x{d.Height}")),
-            options.Steps, options.Depth, options.BaseWidth, string.Join(",", options.Seeds), Path.GetFullPath(options.ResultsFolder));
+        log.LogInformation("Study {Profile}: {Count} condition(s) on shard {Shard} ({Datasets}), {Training}, seeds {Seeds}; results in {Folder}",
+            options.Profile, grid.Count, options.Shard, string.Join(", ", options.Datasets.Select(d => d.Describe())),
+            options.DescribeTraining(), string.Join(",", options.Seeds), Path.GetFullPath(options.ResultsFolder));
         var clock = Stopwatch.StartNew();
         var progress = new LogProgress(log);
         var summary = new StudyRunner(options).Run(progress, ct);
@@ -88,9 +88,14 @@ public sealed partial class Verbs(ILogger<Verbs> log)
         int steps = s.Steps ?? 300;
         var known = noise.ExpectedTransitionMatrix(classes) is { } q && Math.Abs(q.Determinant()) > 1e-9 ? q : null;
         var progress = new Progress<TrainingProgress>(p => { if (p.Step % 25 == 0 || p.Step == p.TotalSteps) log.LogInformation("step {Step}/{Total} loss {Loss:0.0000}", p.Step, p.TotalSteps, p.Loss); });
+        var crop = AppSettings.ParseCrop(s.Crop);
+        bool online = s.Online ?? false;
         var trainer = ml.Segmentation().Trainers.UNet(new UNetSegmentationTrainerOptions
         {
-            LabelColumnName = "NoisyMask",
+            // Online noise: the trainer reads the clean masks and redraws the corruption every epoch.
+            LabelColumnName = online ? "Mask" : "NoisyMask",
+            OnlineNoise = online ? noise : null,
+            OnlineNoiseSeed = s.Seed,
             ClassCount = classes,
             Decoding = decoding,
             KnownNoise = known,
@@ -105,6 +110,8 @@ public sealed partial class Verbs(ILogger<Verbs> log)
                 BatchSize = s.BatchSize ?? 4,
                 Seed = s.Seed,
                 Threads = s.Threads,
+                CropWidth = crop?.Width,
+                CropHeight = crop?.Height,
             },
         });
         log.LogInformation("Training on {Data} ({C}x{H}x{W}, {Classes} classes) with noise {Noise}, {Steps} steps", data, c, h, w, classes, noise, steps);
@@ -228,9 +235,12 @@ public sealed partial class Verbs(ILogger<Verbs> log)
         {
             switch (p.Phase)
             {
-                case "train":
-                    if (p.Training is { } t && (t.Step % 60 == 0) && t.Validation is { } v && v.TryGetValue("labelfree", out double lf))
-                        log.LogDebug("{Message}, label-free {Score:0.000}", p.Message, lf);
+                case "train" when p.Training is { } t:
+                    // A budget point (label-free Dice), or every tenth of the budget: long conditions show they are alive.
+                    if (t.Validation is { } v && v.TryGetValue("labelfree", out double lf))
+                        log.LogInformation("{Message}, label-free Dice {Score:0.000}, ETA {Eta:hh\\:mm\\:ss}", p.Message, lf, t.Eta);
+                    else if (t.Step % Math.Max(1, t.TotalSteps / 10) == 0)
+                        log.LogInformation("{Message}, ETA {Eta:hh\\:mm\\:ss}", p.Message, t.Eta);
                     break;
                 default:
                     log.LogInformation("{Message}", p.Message);

@@ -65,6 +65,30 @@ public class StudyOptionsTests
 
         var badName = Valid() with { Datasets = [Binary("a b")] };
         Assert.AreEqual("Datasets[0].Name", Assert.ThrowsExactly<ArgumentException>(() => badName.Validate(false)).ParamName);
+
+        var cropAlone = Valid() with { Datasets = [new StudyDatasetOptions { Name = "x", Path = "p", CropHeight = 64 }] };
+        Assert.AreEqual("Datasets[0].CropWidth", Assert.Throws<ArgumentException>(() => cropAlone.Validate(false)).ParamName);
+
+        var cropTooBig = Valid() with { Datasets = [new StudyDatasetOptions { Name = "x", Path = "p", Width = 64, Height = 64, CropHeight = 128, CropWidth = 64 }] };
+        var big = Assert.Throws<ArgumentException>(() => cropTooBig.Validate(false));
+        Assert.AreEqual("Datasets[0].CropHeight", big.ParamName);
+        StringAssert.Contains(big.Message, "larger than the images");
+
+        var cropTiny = Valid() with { Datasets = [new StudyDatasetOptions { Name = "x", Path = "p", CropHeight = 4, CropWidth = 4 }] };
+        Assert.AreEqual("Datasets[0].CropHeight", Assert.Throws<ArgumentException>(() => cropTiny.Validate(false)).ParamName);
+    }
+
+    [TestMethod]
+    public void ResultSettings_ChangeWithWhatResultsMean_NotWithResources()
+    {
+        var a = Valid();
+        CollectionAssert.AreEquivalent(a.ResultSettings().ToList(), (a with { Threads = 1, Seeds = [4], Shard = new StudyShard(1, 3), OutputFolder = "x" }).ResultSettings().ToList());
+        Assert.AreEqual("300", a.ResultSettings()["Steps"]);
+        Assert.AreNotEqual(a.ResultSettings()["Steps"], (a with { Steps = 301 }).ResultSettings()["Steps"]);
+        Assert.AreEqual("true", (a with { OnlineNoise = true }).ResultSettings()["OnlineNoise"]);
+        var cropped = a with { Datasets = [new StudyDatasetOptions { Name = "a", Path = "/elsewhere", ForegroundValue = 255, CropHeight = 32, CropWidth = 16 }] };
+        StringAssert.Contains(cropped.ResultSettings()["Datasets[a]"], "CropWidth=16; CropHeight=32");
+        Assert.AreEqual("a (stored size, 2 classes, random 16x32 crops)", cropped.Datasets[0].Describe());
     }
 
     [TestMethod]

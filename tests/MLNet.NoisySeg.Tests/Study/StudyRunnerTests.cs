@@ -139,6 +139,47 @@ public class StudyRunnerTests
     }
 
     [TestMethod]
+    public void ResultsFolder_RefusesARunWithOtherSettings_AndMergeRefusesMixedShards()
+    {
+        var o = Options("settings") with { ConditionFilter = ["clean"] };
+        new StudyRunner(o).Run();
+        var stored = StudyResultStore.ReadSettings(o.OutputFolder);
+        Assert.IsNotNull(stored);
+        Assert.AreEqual("6", stored["Steps"]);
+        CollectionAssert.AreEquivalent(o.ResultSettings().ToList(), stored.ToList());
+
+        // Resuming into the same folder with a different budget would mix 6-step and 7-step results in one table.
+        var e = Assert.ThrowsExactly<ArgumentException>(() => new StudyRunner(o with { Steps = 7 }).Run());
+        Assert.AreEqual("OutputFolder", e.ParamName);
+        StringAssert.Contains(e.Message, "Steps = 6 there, 7 now");
+        StringAssert.Contains(e.Message, StudyResultStore.SettingsFileName);
+        Assert.AreEqual(1, StudyResultStore.Read(Path.Combine(o.OutputFolder, StudyResultStore.JsonLinesFileName)).Count, "nothing written");
+        // Options that select conditions or resources do not count.
+        Assert.AreEqual(0, new StudyRunner(o with { Threads = 2 }).Run().Ran);
+
+        var other = o with { OutputFolder = Path.Combine(Root, "settings-other"), OnlineNoise = true };
+        new StudyRunner(other).Run();
+        var m = Assert.ThrowsExactly<ArgumentException>(() => StudyResultStore.Merge([o.OutputFolder, other.OutputFolder], Path.Combine(Root, "settings-merged")));
+        StringAssert.Contains(m.Message, "OnlineNoise = false in");
+    }
+
+    [TestMethod]
+    public void OnlineNoise_AndCrops_RunThroughThePipeline()
+    {
+        var o = Options("online") with { ConditionFilter = ["sampling(0.1)"], OnlineNoise = true };
+        o = o with { Datasets = [new StudyDatasetOptions { Name = "nuclei", Path = Dataset.Value, ForegroundValue = 255, CropHeight = 24, CropWidth = 16 }] };
+        var online = new StudyRunner(o).Run();
+        var r = online.Results.Single();
+        var fixedDraw = Single.Value.Results.Single(x => x.Condition == "sampling(0.1)");
+        // Statistics describe the first draw (epoch 0), which is the fixed draw ...
+        Assert.AreEqual(fixedDraw.StructureCorrelation, r.StructureCorrelation, 1e-12);
+        Assert.AreEqual(fixedDraw.NoiseMatrix[1][1], r.NoiseMatrix[1][1], 1e-12);
+        // ... while training saw other labels and crops, so the model differs.
+        Assert.AreNotEqual(fixedDraw.Budget[^1].Score, r.Budget[^1].Score);
+        Assert.IsTrue(r.LabelFree.Score is >= 0 and <= 1);
+    }
+
+    [TestMethod]
     public void Store_RejectsDuplicates_AndTornFilesAreReported()
     {
         string folder = Path.Combine(Root, "store");

@@ -245,6 +245,43 @@ public sealed class SegmentationTrainerTests
     }
 
     [TestMethod]
+    public void CropTraining_AcceptsMixedSizes_IsDeterministic_AndPredictsWholeImages()
+    {
+        var train = TestBlobs.Many(4, 32, seed: 13);
+        train.Add(TestBlobs.Make(40, 48, seed: 13));                      // a larger image is fine when cropping
+        var options = Tiny(6) with { CropHeight = 16, CropWidth = 24 };
+        using var a = SegmentationTrainer.Train(train, options);
+        using var b = SegmentationTrainer.Train(train, options);
+        AssertSameWeights(a.Network, b.Network);
+        using var whole = SegmentationTrainer.Train(TestBlobs.Many(4, 32, seed: 13), Tiny(6));
+        Assert.IsFalse(a.Network.state_dict()["head.weight"].eq(whole.Network.state_dict()["head.weight"]).all().item<bool>(),
+            "crops must change what the network sees");
+        Assert.AreEqual(48 * 48, a.PredictProbabilities(train[4].Image, 1, 48, 48).Length);
+
+        var small = TestBlobs.Many(2, 32, seed: 13);
+        small.Add(TestBlobs.Make(41, 12, seed: 13));
+        var ex = Assert.ThrowsExactly<ArgumentException>(() => SegmentationTrainer.Train(small, options));
+        Assert.AreEqual("samples", ex.ParamName);
+        StringAssert.Contains(ex.Message, "smaller than the training crop");
+    }
+
+    [TestMethod]
+    public void CropOrigin_StaysInside_VariesWithStep_AndIsSeeded()
+    {
+        var s = new SegmentationSample("img-7", [], [], 40, 30);
+        var origins = new HashSet<(int, int)>();
+        for (int step = 0; step < 200; step++)
+        {
+            var (x, y) = SegmentationTrainer.CropOrigin(s, 3, step, 16, 10);
+            Assert.IsTrue(x >= 0 && x <= 30 - 10 && y >= 0 && y <= 40 - 16, $"({x},{y})");
+            Assert.AreEqual((x, y), SegmentationTrainer.CropOrigin(s, 3, step, 16, 10));
+            origins.Add((x, y));
+        }
+        Assert.IsTrue(origins.Count > 100, $"only {origins.Count} distinct windows in 200 steps");
+        Assert.AreEqual((0, 0), SegmentationTrainer.CropOrigin(s, 3, 5, 40, 30));   // a crop of the whole image
+    }
+
+    [TestMethod]
     [DataRow("LearningRate")]
     [DataRow("Momentum")]
     [DataRow("WeightDecay")]
@@ -261,6 +298,8 @@ public sealed class SegmentationTrainerTests
     [DataRow("Loss")]
     [DataRow("SecondaryLossWeight")]
     [DataRow("Depth")]
+    [DataRow("CropWidth")]
+    [DataRow("CropHeight")]
     public void Validate_NamesTheOption(string option)
     {
         var o = new SegmentationTrainerOptions();
@@ -282,6 +321,8 @@ public sealed class SegmentationTrainerTests
             "CheckpointPath" => o with { ResumeFromCheckpoint = true },
             "Loss" => o with { Loss = LossKind.CrossEntropy },
             "SecondaryLossWeight" => o with { SecondaryLossWeight = double.NaN },
+            "CropWidth" => o with { CropHeight = 16 },
+            "CropHeight" => o with { CropHeight = 0, CropWidth = 16 },
             _ => o with { Network = new UNetOptions { Depth = 0 } },
         };
         var ex = Assert.Throws<ArgumentException>(bad.Validate);

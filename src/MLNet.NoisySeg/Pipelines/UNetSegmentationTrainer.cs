@@ -57,7 +57,12 @@ public sealed record UNetSegmentationTrainerOptions
     /// <summary>The noise transition matrix of the training labels when known (simulated noise); sets orientation and the inverse-NTM correction.</summary>
     public NoiseTransitionMatrix? KnownNoise { get; init; }
 
-    /// <summary>Validation data with clean masks (same columns), required by <see cref="SegmentationDecoding.ValidationSweep"/>.</summary>
+    /// <summary>
+    /// Validation data (same columns). <see cref="SegmentationDecoding.ValidationSweep"/> needs it with clean masks.
+    /// With Trainer.EarlyStopping on <see cref="EarlyStoppingOptions.ValidationLossMetric"/>, the mean per-pixel loss
+    /// on its label column is the watched metric: with noisy labels there (e.g. the same corruption applied to held-out
+    /// images) early stopping needs no clean labels.
+    /// </summary>
     public IDataView? ValidationData { get; init; }
 
     /// <summary>Progress of training (per step).</summary>
@@ -108,6 +113,12 @@ public sealed record UNetSegmentationTrainerOptions
             if (MaskProvider is not null) throw new ArgumentException("Set either OnlineNoise or MaskProvider, not both.", nameof(OnlineNoise));
             OnlineNoise.Validate();
         }
+        if (Trainer.EarlyStopping is { } es && ValidationCallback is null
+            && (ValidationData is null || es.Metric != EarlyStoppingOptions.ValidationLossMetric))
+            throw new ArgumentException(ValidationData is null
+                ? $"Trainer.EarlyStopping watches '{es.Metric}': set ValidationData (for '{EarlyStoppingOptions.ValidationLossMetric}') or a ValidationCallback returning that metric."
+                : $"Trainer.EarlyStopping watches '{es.Metric}', which only a ValidationCallback can provide (ValidationData gives '{EarlyStoppingOptions.ValidationLossMetric}').",
+                ValidationData is null ? nameof(ValidationData) : nameof(ValidationCallback));
         if (KnownNoise is not null && KnownNoise.ClassCount != ClassCount)
             throw new ArgumentException($"KnownNoise is {KnownNoise.ClassCount}x{KnownNoise.ClassCount}; ClassCount is {ClassCount}.", nameof(KnownNoise));
     }
@@ -162,8 +173,25 @@ public sealed class UNetSegmentationTrainer : IEstimator<SegmentationTransformer
             var corruptor = new Noise.LabelCorruptor(online, o.OnlineNoiseSeed) { Online = true };
             maskProvider = (sample, epoch) => corruptor.Corrupt(sample.Mask, sample.Width, sample.Height, sample.Id, epoch);
         }
-        using var model = SegmentationTrainer.Train(samples, o.Trainer, o.Progress, o.CancellationToken, o.ValidationCallback, maskProvider);
+        var validate = o.ValidationCallback;
+        if (o.Trainer.EarlyStopping is not null && o.ValidationData is not null)
+        {
+            var val = ReadValidation(o, c);
+            var user = o.ValidationCallback;
+            validate = (step, m) =>
+            {
+                var metrics = new Dictionary<string, double>(StringComparer.Ordinal)
+                {
+                    [EarlyStoppingOptions.ValidationLossMetric] = ValidationLoss(m, val, c, o.ClassCount),
+                };
+                if (user is not null)
+                    foreach (var (k, v) in user(step, m)) metrics[k] = v;
+                return metrics;
+            };
+        }
+        using var model = SegmentationTrainer.Train(samples, o.Trainer, o.Progress, o.CancellationToken, validate, maskProvider);
         var (rule, report) = ChooseDecoding(o, model, samples, c, h, w);
+        if (model.EarlyStoppingResult is { } outcome) report += "; " + outcome;
         var state = new SegmentationState(model.ToBytes(), rule.ToString(), o.ClassCount, c, h, w, report);
         return SegmentationTransformer.Create(_catalog, o, state, input);
     }
@@ -175,6 +203,46 @@ public sealed class UNetSegmentationTrainer : IEstimator<SegmentationTransformer
         SchemaChecks.RequireVectorShape(inputSchema, _options.ImageColumnName, NumberDataViewType.Single, "image");
         SchemaChecks.RequireVectorShape(inputSchema, _options.LabelColumnName, NumberDataViewType.Byte, "label (mask)");
         return SegmentationTransformer.BuildChain(_catalog, _options, SegmentationState.Placeholder(_options)).GetOutputSchema(inputSchema);
+    }
+
+    private static IReadOnlyList<SegmentationItem> ReadValidation(UNetSegmentationTrainerOptions o, int channels)
+    {
+        var data = o.ValidationData!;
+        var imageCol = SchemaChecks.RequireVector(data.Schema, o.ImageColumnName, NumberDataViewType.Single, "validation image");
+        SchemaChecks.RequireVector(data.Schema, o.LabelColumnName, NumberDataViewType.Byte, "validation label (mask)");
+        var (c, _, _) = SchemaChecks.ImageShape((VectorDataViewType)imageCol.Type, o.ImageColumnName, null, null);
+        if (c != channels)
+            throw new ArgumentException($"ValidationData: the image column '{o.ImageColumnName}' has {c} channels; the training data has {channels}.", nameof(o.ValidationData));
+        var items = SegmentationDataView.ReadItems(data, o.ImageColumnName, o.LabelColumnName, null);
+        if (items.Count == 0) throw new ArgumentException("ValidationData has no rows.", nameof(o.ValidationData));
+        foreach (var item in items)
+            foreach (var v in item.Mask!)
+                if (v >= o.ClassCount && v != MaskConventions.IgnoreIndex)
+                    throw new ArgumentException($"ValidationData: image '{item.Name}' has mask value {v} in '{o.LabelColumnName}'; expected class indices 0..{o.ClassCount - 1} or {MaskConventions.IgnoreIndex} (ignore).", nameof(o.ValidationData));
+        return items;
+    }
+
+    /// <summary>Mean per-pixel negative log-likelihood of the labels (ignore pixels skipped) under the model's probabilities.</summary>
+    internal static double ValidationLoss(TrainedSegmentationModel model, IReadOnlyList<SegmentationItem> items, int channels, int classCount)
+    {
+        const double eps = 1e-7;
+        double sum = 0;
+        long n = 0;
+        foreach (var item in items)
+        {
+            var p = model.PredictProbabilities(item.Image, channels, item.Height, item.Width);
+            var mask = item.Mask!;
+            int pixels = item.Height * item.Width;
+            for (int i = 0; i < pixels; i++)
+            {
+                int y = mask[i];
+                if (y == MaskConventions.IgnoreIndex) continue;
+                double q = classCount == 2 ? (y == 1 ? p[i] : 1 - p[i]) : p[y * pixels + i];
+                sum -= Math.Log(Math.Clamp(q, eps, 1));
+                n++;
+            }
+        }
+        return n == 0 ? double.NaN : sum / n;
     }
 
     private static void CheckLabels(IReadOnlyList<SegmentationSample> samples, int classCount)

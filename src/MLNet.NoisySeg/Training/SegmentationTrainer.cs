@@ -53,6 +53,8 @@ public static class SegmentationTrainer
         ArgumentNullException.ThrowIfNull(samples);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
+        if (options.EarlyStopping is not null && validate is null)
+            throw new ArgumentException("EarlyStopping needs validation metrics: pass a validate callback (or ValidationData to the ML.NET trainer).", nameof(validate));
         (int c, int h, int w) = CheckSamples(samples, options);
 
         TorchRuntime.Initialize(options.Threads);
@@ -98,6 +100,7 @@ public static class SegmentationTrainer
             var ms = new byte[(long)batch * pixels];
             var batchSamples = new SegmentationSample[batch];
             using var view = new TrainedSegmentationModel(network, options, device, ownsNetwork: false);
+            var early = options.EarlyStopping is { } es ? new EarlyStoppingTracker(es) : null;
 
             while (step < totalSteps)
             {
@@ -161,11 +164,13 @@ public static class SegmentationTrainer
                 IReadOnlyDictionary<string, double>? metrics = null;
                 bool validateNow = options.ValidateEvery > 0 ? step % options.ValidateEvery == 0 || step == totalSteps
                                                               : step % stepsPerEpoch == 0 || step == totalSteps;
+                bool stopNow = false;
                 if (validate is not null && validateNow)
                 {
                     network.eval();
                     try { metrics = validate(step, view); }
                     finally { network.train(); }
+                    stopNow = early?.Observe(step, metrics, network) ?? false;
                 }
 
                 if (progress is not null)
@@ -174,18 +179,75 @@ public static class SegmentationTrainer
                     TimeSpan eta = TimeSpan.FromTicks((long)(elapsed.Ticks / (double)(step - firstStep) * (totalSteps - step)));
                     progress.Report(new TrainingProgress(epoch, step, totalSteps, lossValue, lr, elapsed, eta, metrics));
                 }
+                if (stopNow) break;
             }
 
             network.eval();
             optimizer.Dispose();
             optimizer = null;
-            return new TrainedSegmentationModel(network, options, device, ownsNetwork: true);
+            var outcome = early?.Finish(step, network);
+            return new TrainedSegmentationModel(network, options, device, ownsNetwork: true) { EarlyStoppingResult = outcome };
         }
         catch
         {
             optimizer?.Dispose();
             network.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>Best-so-far bookkeeping of <see cref="EarlyStoppingOptions"/>: a CPU copy of the best weights.</summary>
+    private sealed class EarlyStoppingTracker(EarlyStoppingOptions options)
+    {
+        private Dictionary<string, Tensor>? _best;
+        private double _bestValue = double.NaN;
+        private int _bestStep = -1;
+        private int _sinceBest;
+
+        /// <summary>Records one validation; returns true when training should stop.</summary>
+        public bool Observe(int step, IReadOnlyDictionary<string, double>? metrics, UNet network)
+        {
+            if (metrics is null || !metrics.TryGetValue(options.Metric, out double value))
+                throw new InvalidOperationException($"EarlyStopping.Metric '{options.Metric}' is not among the validation metrics at step {step} ({(metrics is null ? "none" : string.Join(", ", metrics.Keys))}).");
+            bool improved = !double.IsNaN(value) && (_bestStep < 0
+                || (options.Maximize ? value > _bestValue + options.MinDelta : value < _bestValue - options.MinDelta));
+            if (improved)
+            {
+                _bestValue = value;
+                _bestStep = step;
+                _sinceBest = 0;
+                if (options.RestoreBest) Snapshot(network);
+                return false;
+            }
+            _sinceBest++;
+            return options.Patience > 0 && _sinceBest >= options.Patience;
+        }
+
+        /// <summary>Restores the best weights (when asked) and reports what happened.</summary>
+        public EarlyStoppingResult Finish(int lastStep, UNet network)
+        {
+            bool restored = false;
+            if (_best is not null && _bestStep != lastStep)
+            {
+                using (no_grad())
+                    foreach (var (name, t) in network.state_dict())
+                        t.copy_(_best[name]);
+                restored = true;
+            }
+            if (_best is not null)
+                foreach (var t in _best.Values) t.Dispose();
+            _best = null;
+            return new EarlyStoppingResult(options.Metric, _bestStep, _bestValue, lastStep, restored);
+        }
+
+        private void Snapshot(UNet network)
+        {
+            if (_best is not null)
+                foreach (var t in _best.Values) t.Dispose();
+            _best = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+            using (no_grad())
+                foreach (var (name, t) in network.state_dict())
+                    _best[name] = t.detach().cpu().clone();
         }
     }
 

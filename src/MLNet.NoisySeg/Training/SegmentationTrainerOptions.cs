@@ -34,6 +34,59 @@ public enum LearningRateSchedule
     Cosine,
 }
 
+/// <summary>
+/// Early stopping and best-model selection on a validation metric (as ML.NET's image classification trainer's
+/// early-stopping criteria): training keeps the weights of the best validation so far, stops after
+/// <see cref="Patience"/> validations without improvement, and returns the best weights.
+/// </summary>
+/// <remarks>
+/// With noisy labels, the mean loss on held-out images with their NOISY labels is a label-free criterion: it falls
+/// while the network learns the labels' meta-structure and rises once it starts to memorise the noise of its own
+/// training images. Early-stopping state is not checkpointed: after a resume the best-so-far starts again.
+/// </remarks>
+public sealed record EarlyStoppingOptions
+{
+    /// <summary>Name of the watched metric among the validation metrics. Default "validation_loss" (computed by the
+    /// ML.NET trainer from its ValidationData).</summary>
+    public string Metric { get; init; } = ValidationLossMetric;
+
+    /// <summary>True when larger values are better (Dice, IoU); false for losses. Default false.</summary>
+    public bool Maximize { get; init; }
+
+    /// <summary>Validations without improvement after which training stops; 0 = never stop early, only keep the best. Default 5.</summary>
+    public int Patience { get; init; } = 5;
+
+    /// <summary>An improvement must exceed this (in metric units) to count. Default 0.</summary>
+    public double MinDelta { get; init; }
+
+    /// <summary>Return the weights of the best validation (true, default) or those of the last step.</summary>
+    public bool RestoreBest { get; init; } = true;
+
+    /// <summary>The metric name of the mean per-pixel loss on validation images (see <see cref="Metric"/>).</summary>
+    public const string ValidationLossMetric = "validation_loss";
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid option (prefixed "EarlyStopping.").</summary>
+    public void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(Metric)) throw new ArgumentException("EarlyStopping.Metric must name a validation metric.", "EarlyStopping.Metric");
+        if (Patience < 0) throw new ArgumentOutOfRangeException("EarlyStopping.Patience", Patience, "EarlyStopping.Patience must be >= 0 (0 = never stop early).");
+        if (!double.IsFinite(MinDelta) || MinDelta < 0) throw new ArgumentOutOfRangeException("EarlyStopping.MinDelta", MinDelta, "EarlyStopping.MinDelta must be a finite number >= 0.");
+    }
+}
+
+/// <summary>What early stopping did (<see cref="TrainedSegmentationModel.EarlyStoppingResult"/>).</summary>
+/// <param name="Metric">The watched metric.</param>
+/// <param name="BestStep">Step of the best validation (-1 when no validation produced a number).</param>
+/// <param name="BestValue">The metric there.</param>
+/// <param name="LastStep">The last step trained (below the budget when training stopped early).</param>
+/// <param name="Restored">True when the returned weights are those of BestStep rather than LastStep.</param>
+public sealed record EarlyStoppingResult(string Metric, int BestStep, double BestValue, int LastStep, bool Restored)
+{
+    /// <inheritdoc />
+    public override string ToString() => FormattableString.Invariant(
+        $"early stopping: best {Metric} {BestValue:0.#####} at step {BestStep}, trained to step {LastStep}{(Restored ? ", best weights restored" : "")}");
+}
+
 /// <summary>Options of <see cref="SegmentationTrainer"/>. Validate with <see cref="Validate"/> (the trainer does).</summary>
 public sealed record SegmentationTrainerOptions
 {
@@ -117,9 +170,17 @@ public sealed record SegmentationTrainerOptions
     /// <summary>Steps between validation callbacks; 0 = at the end of each epoch.</summary>
     public int ValidateEvery { get; init; }
 
+    /// <summary>
+    /// Early stopping / best-model selection on a validation metric (null = train the whole budget and return the last
+    /// weights). Needs validation: a callback passed to <see cref="SegmentationTrainer.Train"/> or ValidationData of the
+    /// ML.NET trainer; it is checked every ValidateEvery steps.
+    /// </summary>
+    public EarlyStoppingOptions? EarlyStopping { get; init; }
+
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> or <see cref="ArgumentException"/> naming the first invalid option.</summary>
     public void Validate()
     {
+        EarlyStopping?.Validate();
         if (Network is null) throw new ArgumentException("Network must not be null.", nameof(Network));
         Network.Validate();
         if (!Enum.IsDefined(Loss)) throw new ArgumentOutOfRangeException(nameof(Loss), Loss, "Loss is not a defined LossKind.");

@@ -44,6 +44,9 @@ public sealed class TrainedSegmentationModel : IDisposable
     /// <summary>Output channels K: 1 = binary (foreground probability), K &gt;= 2 = class probabilities.</summary>
     public int OutputChannels => Options.Network.OutputChannels;
 
+    /// <summary>What early stopping did in the training that produced this model (null without early stopping, and after Load: it is not saved).</summary>
+    public EarlyStoppingResult? EarlyStoppingResult { get; internal init; }
+
     /// <summary>How images whose size is not a multiple of 2^Depth are padded at inference.</summary>
     public UNetPadding InferencePadding { get; set; } = UNetPadding.Reflect;
 

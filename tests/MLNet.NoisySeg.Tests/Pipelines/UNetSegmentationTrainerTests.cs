@@ -87,6 +87,40 @@ public class UNetSegmentationTrainerTests
     }
 
     [TestMethod]
+    public void EarlyStopping_OnNoisyValidationLoss_SelectsAStep_WithoutCleanLabels()
+    {
+        // Held-out images carry the SAME kind of noisy labels as training (10% of foreground kept): no clean mask is used.
+        var ml = new MLContext(seed: 0);
+        var noise = LabelNoiseSpec.Sampling(0.1);
+        var corrupt = ml.Transforms.CorruptLabels(noise, "NoisyMask", "Mask", 3);
+        var train = SyntheticFixtures.View(ml, seed: 7, count: 16);
+        var validation = corrupt.Fit(train).Transform(SyntheticFixtures.View(ml, seed: 7, count: 4, firstIndex: 200));
+        var trainer = SmallOptions(steps: 40, SegmentationDecoding.LabelFree) with { LabelColumnName = "NoisyMask", ValidationData = validation };
+        var losses = new List<double>();
+        trainer = trainer with
+        {
+            Trainer = trainer.Trainer with { ValidateEvery = 10, EarlyStopping = new EarlyStoppingOptions { Patience = 0 } },
+            Progress = new Inline<TrainingProgress>(p => { if (p.Validation is { } v) losses.Add(v[EarlyStoppingOptions.ValidationLossMetric]); }),
+        };
+        using var model = corrupt.Append(ml.Segmentation().Trainers.UNet(trainer)).Fit(train).LastTransformer;
+        Assert.AreEqual(4, losses.Count);
+        Assert.IsTrue(losses.All(l => l > 0 && double.IsFinite(l)), string.Join(", ", losses));
+        int best = 10 * (losses.IndexOf(losses.Min()) + 1);
+        StringAssert.Contains(model.DecodingReport, $"early stopping: best validation_loss");
+        StringAssert.Contains(model.DecodingReport, $"at step {best}, trained to step 40");
+
+        var e = Assert.Throws<ArgumentException>(() => ml.Segmentation().Trainers.UNet(trainer with { ValidationData = null }));
+        Assert.AreEqual("ValidationData", e.ParamName);
+        e = Assert.Throws<ArgumentException>(() => ml.Segmentation().Trainers.UNet(trainer with { Trainer = trainer.Trainer with { EarlyStopping = new EarlyStoppingOptions { Metric = "dice" } } }));
+        Assert.AreEqual("ValidationCallback", e.ParamName);
+    }
+
+    private sealed class Inline<T>(Action<T> action) : IProgress<T>
+    {
+        public void Report(T value) => action(value);
+    }
+
+    [TestMethod]
     public void InvalidOptions_NameTheOption()
     {
         var ml = new MLContext();

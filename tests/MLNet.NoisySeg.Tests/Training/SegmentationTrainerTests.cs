@@ -266,6 +266,47 @@ public sealed class SegmentationTrainerTests
     }
 
     [TestMethod]
+    public void EarlyStopping_StopsAfterPatience_AndRestoresTheBestStepsWeights()
+    {
+        var train = TestBlobs.Many(8, 32, seed: 14);
+        // A metric that peaks at step 6 (validated every 2 steps): 2, 4, 6 improve, 8 and 10 do not → stop at 10.
+        var options = Tiny(40) with { ValidateEvery = 2, EarlyStopping = new EarlyStoppingOptions { Metric = "score", Maximize = true, Patience = 2 } };
+        var seen = new List<int>();
+        using var stopped = SegmentationTrainer.Train(train, options, null, default, (step, _) =>
+        {
+            seen.Add(step);
+            return new Dictionary<string, double> { ["score"] = -Math.Abs(step - 6) };
+        });
+        CollectionAssert.AreEqual(new[] { 2, 4, 6, 8, 10 }, seen);
+        Assert.AreEqual(new EarlyStoppingResult("score", 6, 0, 10, true), stopped.EarlyStoppingResult);
+        using var sixSteps = SegmentationTrainer.Train(train, Tiny(6));                 // deterministic: the same weights as 6 plain steps
+        AssertSameWeights(sixSteps.Network, stopped.Network);
+
+        // Patience 0 keeps the best but trains the whole budget; RestoreBest = false returns the last weights.
+        var keepLast = options with { MaxSteps = 8, EarlyStopping = options.EarlyStopping! with { Patience = 0, RestoreBest = false } };
+        using var last = SegmentationTrainer.Train(train, keepLast, null, default, (step, _) => new Dictionary<string, double> { ["score"] = -Math.Abs(step - 6) });
+        Assert.AreEqual(new EarlyStoppingResult("score", 6, 0, 8, false), last.EarlyStoppingResult);
+        using var eightSteps = SegmentationTrainer.Train(train, Tiny(8));
+        AssertSameWeights(eightSteps.Network, last.Network);
+    }
+
+    [TestMethod]
+    public void EarlyStopping_NeedsItsMetric_AndValidOptions()
+    {
+        var train = TestBlobs.Many(4, 16, seed: 15);
+        var options = Tiny(4) with { ValidateEvery = 2, EarlyStopping = new EarlyStoppingOptions { Metric = "dice" } };
+        var noCallback = Assert.ThrowsExactly<ArgumentException>(() => SegmentationTrainer.Train(train, options));
+        Assert.AreEqual("validate", noCallback.ParamName);
+        var missing = Assert.ThrowsExactly<InvalidOperationException>(() => SegmentationTrainer.Train(train, options, null, default,
+            (_, _) => new Dictionary<string, double> { ["loss"] = 1 }));
+        StringAssert.Contains(missing.Message, "EarlyStopping.Metric 'dice'");
+        StringAssert.Contains(missing.Message, "loss");
+        Assert.AreEqual("EarlyStopping.Patience", Assert.Throws<ArgumentException>((options with { EarlyStopping = new EarlyStoppingOptions { Patience = -1 } }).Validate).ParamName);
+        Assert.AreEqual("EarlyStopping.MinDelta", Assert.Throws<ArgumentException>((options with { EarlyStopping = new EarlyStoppingOptions { MinDelta = double.NaN } }).Validate).ParamName);
+        Assert.AreEqual("EarlyStopping.Metric", Assert.Throws<ArgumentException>((options with { EarlyStopping = new EarlyStoppingOptions { Metric = "" } }).Validate).ParamName);
+    }
+
+    [TestMethod]
     public void CropOrigin_StaysInside_VariesWithStep_AndIsSeeded()
     {
         var s = new SegmentationSample("img-7", [], [], 40, 30);

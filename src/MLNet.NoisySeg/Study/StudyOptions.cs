@@ -1,6 +1,7 @@
 using System.Globalization;
 using MLNet.NoisySeg.Core;
 using MLNet.NoisySeg.Data;
+using MLNet.NoisySeg.Training;
 
 namespace MLNet.NoisySeg.Study;
 
@@ -183,6 +184,10 @@ public sealed record StudyOptions
     /// <summary>Adam learning rate.</summary>
     public double LearningRate { get; init; } = 3e-3;
 
+    /// <summary>Learning-rate schedule over the step budget: <see cref="LearningRateSchedule.None"/> (constant, default) or
+    /// <see cref="LearningRateSchedule.Cosine"/> (annealed to 0 at the last step; the paper decays its rate too).</summary>
+    public LearningRateSchedule Schedule { get; init; } = LearningRateSchedule.None;
+
     /// <summary>U-Net depth (down-sampling levels).</summary>
     public int Depth { get; init; } = 3;
 
@@ -253,7 +258,7 @@ public sealed record StudyOptions
     /// <summary>
     /// Preset options. <see cref="StudyProfile.Quick"/>: the given data sets as they are, 1 seed, depth 3 / base 8, 300 steps
     /// (resize them yourself: the runner's quick profile uses ISBI at 128² and CamVid at 120x90).
-    /// <see cref="StudyProfile.Paper"/>: 3 seeds, depth 4 / base 32, 3000 steps, batch 8.
+    /// <see cref="StudyProfile.Paper"/>: 3 seeds, depth 4 / base 32, 3000 steps, batch 8, Adam 1e-3 with cosine decay.
     /// </summary>
     /// <param name="profile">The profile.</param>
     /// <param name="datasets">The data sets.</param>
@@ -263,7 +268,7 @@ public sealed record StudyOptions
         StudyProfile.Paper => new StudyOptions
         {
             Profile = profile, Datasets = datasets, OutputFolder = outputFolder, Seeds = [0, 1, 2],
-            Steps = 3000, BatchSize = 8, Depth = 4, BaseWidth = 32, LearningRate = 1e-3, BudgetEvery = 250,
+            Steps = 3000, BatchSize = 8, Depth = 4, BaseWidth = 32, LearningRate = 1e-3, Schedule = LearningRateSchedule.Cosine, BudgetEvery = 250,
         },
         _ => new StudyOptions { Profile = StudyProfile.Quick, Datasets = datasets, OutputFolder = outputFolder },
     };
@@ -271,7 +276,7 @@ public sealed record StudyOptions
     /// <summary>One line describing the training of every condition (budget, optimizer, network, crops, online noise).</summary>
     public string DescribeTraining()
     {
-        var text = FormattableString.Invariant($"{Steps} steps, batch {BatchSize}, Adam lr {LearningRate}, U-Net depth {Depth} base {BaseWidth}");
+        var text = FormattableString.Invariant($"{Steps} steps, batch {BatchSize}, Adam lr {LearningRate}{(Schedule == LearningRateSchedule.Cosine ? " (cosine decay)" : "")}, U-Net depth {Depth} base {BaseWidth}");
         if (Augment) text += ", flips/rotations";
         if (OnlineNoise) text += ", online noise (redrawn every epoch)";
         return text;
@@ -290,6 +295,7 @@ public sealed record StudyOptions
             [nameof(Steps)] = Inv(Steps),
             [nameof(BatchSize)] = Inv(BatchSize),
             [nameof(LearningRate)] = Inv(LearningRate),
+            [nameof(Schedule)] = Schedule.ToString(),
             [nameof(Depth)] = Inv(Depth),
             [nameof(BaseWidth)] = Inv(BaseWidth),
             [nameof(Augment)] = Inv(Augment),
@@ -338,6 +344,8 @@ public sealed record StudyOptions
         if (Steps is < 1 or > 10_000_000) throw new ArgumentOutOfRangeException(nameof(Steps), Steps, "Steps must be in [1, 10000000].");
         if (BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "BatchSize must be at least 1.");
         if (!double.IsFinite(LearningRate) || LearningRate <= 0) throw new ArgumentOutOfRangeException(nameof(LearningRate), LearningRate, "LearningRate must be a finite number greater than 0.");
+        if (Schedule is not (LearningRateSchedule.None or LearningRateSchedule.Cosine))
+            throw new ArgumentOutOfRangeException(nameof(Schedule), Schedule, "Schedule must be None or Cosine (a step schedule needs epochs; the study budgets steps).");
         if (Depth is < 1 or > 8) throw new ArgumentOutOfRangeException(nameof(Depth), Depth, "Depth must be in [1, 8].");
         if (BaseWidth is < 1 or > 1024) throw new ArgumentOutOfRangeException(nameof(BaseWidth), BaseWidth, "BaseWidth must be in [1, 1024].");
         if (double.IsNaN(ValidationFraction) || ValidationFraction <= 0 || ValidationFraction >= 1)

@@ -199,6 +199,7 @@ public sealed class StudyRunner
                 Loss = binary ? LossKind.Bce : LossKind.CrossEntropy,
                 Optimizer = OptimizerKind.Adam,
                 LearningRate = _options.LearningRate,
+                Schedule = _options.Schedule,
                 MaxSteps = _options.Steps,
                 BatchSize = _options.BatchSize,
                 Seed = c.Seed,

@@ -245,9 +245,10 @@ public static class SegmentationTrainer
             if (_best is not null)
                 foreach (var t in _best.Values) t.Dispose();
             _best = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+            using var scope = NewDisposeScope(); // intermediates (detach, device copy) die here; the clones are moved out
             using (no_grad())
                 foreach (var (name, t) in network.state_dict())
-                    _best[name] = t.detach().cpu().clone();
+                    _best[name] = t.detach().cpu().clone().MoveToOuterDisposeScope();
         }
     }
 

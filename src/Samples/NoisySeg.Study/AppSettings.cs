@@ -1,6 +1,7 @@
 using System.Globalization;
 using MLNet.NoisySeg.Data;
 using MLNet.NoisySeg.Study;
+using MLNet.NoisySeg.Training;
 
 namespace NoisySeg.Study;
 
@@ -40,6 +41,8 @@ public sealed class AppSettings
     public int? BaseWidth { get; set; }
     /// <summary>Learning rate.</summary>
     public double? LearningRate { get; set; }
+    /// <summary>Learning-rate schedule: none | cosine.</summary>
+    public string? Schedule { get; set; }
     /// <summary>Steps between budget-curve points.</summary>
     public int? BudgetEvery { get; set; }
     /// <summary>Patch training: crop size "N" (N x N) or "WxH" for every data set of the run; empty = whole images.</summary>
@@ -96,8 +99,10 @@ public sealed class AppSettings
             new StudyDatasetOptions
             {
                 Name = "isbi", Path = Path.Combine(root, "isbi2012_em_membrane"), MaskEncoding = MLNet.NoisySeg.Data.MaskEncoding.Binary, ForegroundValue = 0,
-                Width = quick ? 128 : 256, Height = quick ? 128 : 256,
-                CropWidth = crop?.Width, CropHeight = crop?.Height,
+                // Quick: 256² like the paper, trained on random 128² crops (the cost of 128² steps; crops also slow down
+                // memorisation of the fixed noisy labels, see docs/reproduction.md).
+                Width = 256, Height = 256,
+                CropWidth = crop?.Width ?? (quick ? 128 : null), CropHeight = crop?.Height ?? (quick ? 128 : null),
             },
             new StudyDatasetOptions
             {
@@ -167,6 +172,12 @@ public sealed class AppSettings
             Depth = Depth ?? o.Depth,
             BaseWidth = BaseWidth ?? o.BaseWidth,
             LearningRate = LearningRate ?? o.LearningRate,
+            Schedule = Schedule is null ? o.Schedule : Schedule.Trim().ToLowerInvariant() switch
+            {
+                "none" or "constant" => LearningRateSchedule.None,
+                "cosine" => LearningRateSchedule.Cosine,
+                _ => throw new ArgumentException($"Schedule must be none or cosine; got '{Schedule}'.", nameof(Schedule)),
+            },
             BudgetEvery = BudgetEvery ?? o.BudgetEvery,
             OnlineNoise = Online ?? o.OnlineNoise,
             Shard = StudyShard.Parse(Shard),

@@ -49,6 +49,7 @@ public sealed class StudyAppTests
     [DataRow("CropHeight", "run", "--crop", "4")]
     [DataRow("larger than the images", "run", "--crop", "200")]
     [DataRow("Profile", "run", "--profile", "huge")]
+    [DataRow("Schedule must be none or cosine", "run", "--schedule", "linear")]
     [DataRow("unknown option '--bogus'", "run", "--bogus", "1")]
     [DataRow("unknown verb 'fly'", "fly")]
     [DataRow("Model is required", "train", "--data", "/nonexistent")]

@@ -24,6 +24,7 @@ public class StudyOptionsTests
     [DataRow("OutputFolder")]
     [DataRow("Datasets")]
     [DataRow("Threads")]
+    [DataRow("Schedule")]
     public void BadOption_IsNamed(string option)
     {
         var o = option switch
@@ -36,6 +37,7 @@ public class StudyOptionsTests
             "BudgetEvery" => Valid() with { BudgetEvery = -1 },
             "OutputFolder" => Valid() with { OutputFolder = " " },
             "Datasets" => Valid() with { Datasets = [] },
+            "Schedule" => Valid() with { Schedule = MLNet.NoisySeg.Training.LearningRateSchedule.Step },
             _ => Valid() with { Threads = 0 },
         };
         var e = Assert.Throws<ArgumentException>(() => o.Validate(checkFolders: false));
@@ -86,6 +88,7 @@ public class StudyOptionsTests
         Assert.AreEqual("300", a.ResultSettings()["Steps"]);
         Assert.AreNotEqual(a.ResultSettings()["Steps"], (a with { Steps = 301 }).ResultSettings()["Steps"]);
         Assert.AreEqual("true", (a with { OnlineNoise = true }).ResultSettings()["OnlineNoise"]);
+        Assert.AreEqual("Cosine", (a with { Schedule = MLNet.NoisySeg.Training.LearningRateSchedule.Cosine }).ResultSettings()["Schedule"]);
         var cropped = a with { Datasets = [new StudyDatasetOptions { Name = "a", Path = "/elsewhere", ForegroundValue = 255, CropHeight = 32, CropWidth = 16 }] };
         StringAssert.Contains(cropped.ResultSettings()["Datasets[a]"], "CropWidth=16; CropHeight=32");
         Assert.AreEqual("a (stored size, 2 classes, random 16x32 crops)", cropped.Datasets[0].Describe());

@@ -28,8 +28,11 @@ public static class ReportWriter
         StudyResultStore.WriteAtomically(Path.Combine(folder, "results.md"), table);
         var md = new StringBuilder();
         md.Append("# Noisy-label segmentation study (Luo et al., AAAI 2022)\n\n");
-        if (options is not null)
+        if (options is not null && elapsed is not null) // a run: its own options (a merge only knows the recorded settings below)
             md.Append(CultureInfo.InvariantCulture, $"Profile **{options.Profile}**: {options.DescribeTraining()}; seeds {string.Join(",", options.Seeds)}; data sets {string.Join(", ", options.Datasets.Select(d => d.Describe()))}.\n\n");
+        if (StudyResultStore.ReadSettings(folder) is { } recorded)
+            md.Append("Settings recorded with these results (`settings.json`): ")
+              .AppendJoin("; ", recorded.Select(kv => $"{kv.Key} = {kv.Value}")).Append(".\n\n");
         md.Append(CultureInfo.InvariantCulture, $"{results.Count} condition run(s); summed condition time {results.Sum(r => r.WallSeconds):0} s");
         if (elapsed is { } e) md.Append(CultureInfo.InvariantCulture, $"; wall time of this run {e.TotalSeconds:0} s");
         md.Append(".\n\nRaw results: [results.csv](results.csv), [results.jsonl](results.jsonl). Decodings of ONE trained model per condition: ")

@@ -30,6 +30,9 @@ public sealed record StudyCondition(int Index, string Dataset, StudyFamily Famil
     /// <summary>Unique, stable key: <c>dataset|noise|seed=s</c>.</summary>
     public string Key => string.Create(CultureInfo.InvariantCulture, $"{Dataset}|{Noise}|seed={Seed}");
 
+    /// <summary>The key with long noise texts shortened for logs (e.g. uniform random priors), see <see cref="StudySummary.DisplayName"/>.</summary>
+    public string DisplayKey => string.Create(CultureInfo.InvariantCulture, $"{Dataset}|{StudySummary.DisplayName(Noise.ToString())}|seed={Seed}");
+
     /// <summary>File-name-safe, unique and short form of the key: grid index, then the key's first characters (at most 64).</summary>
     public string FileStem
     {
@@ -112,10 +115,14 @@ public static class StudyGrid
         return list;
     }
 
-    /// <summary>The conditions of <see cref="Build"/> owned by the options' shard (condition k on shard k mod n).</summary>
+    /// <summary>
+    /// The conditions of <see cref="Build"/> owned by the options' shard: the k-th condition of the (filtered) grid runs on
+    /// shard k mod n, so shards stay balanced whatever the filter selects. Every shard must use the same data sets,
+    /// seeds and filter.
+    /// </summary>
     /// <param name="options">The study options.</param>
     public static IReadOnlyList<StudyCondition> ForShard(StudyOptions options)
-        => Build(options).Where(c => options.Shard.Owns(c.Index)).ToList();
+        => Build(options).Where((_, position) => options.Shard.Owns(position)).ToList();
 
     /// <summary>
     /// The x-axis value of a condition in the report's plots: the sampling rate s (CL = 1), the flip rate f (CL = 0),

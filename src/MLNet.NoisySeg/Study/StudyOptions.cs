@@ -131,7 +131,7 @@ public sealed class StudyDatasetOptions
     }
 }
 
-/// <summary>A deterministic slice of the condition grid: condition k runs on shard k mod Count.</summary>
+/// <summary>A deterministic slice of the condition grid: the k-th selected condition runs on shard k mod Count.</summary>
 /// <param name="Index">0-based shard index, below <paramref name="Count"/>.</param>
 /// <param name="Count">Number of shards, at least 1.</param>
 public readonly record struct StudyShard(int Index, int Count)
@@ -139,9 +139,9 @@ public readonly record struct StudyShard(int Index, int Count)
     /// <summary>The whole grid.</summary>
     public static StudyShard All => new(0, 1);
 
-    /// <summary>True when this shard runs condition <paramref name="conditionIndex"/>.</summary>
-    /// <param name="conditionIndex">The condition's index in the full grid.</param>
-    public bool Owns(int conditionIndex) => conditionIndex % Count == Index;
+    /// <summary>True when this shard runs the condition at <paramref name="position"/> of the (filtered) grid.</summary>
+    /// <param name="position">The condition's 0-based position in the grid the run selects (<see cref="StudyGrid.Build"/>).</param>
+    public bool Owns(int position) => position % Count == Index;
 
     /// <summary>Parses "i/n" (e.g. "0/2"); throws <see cref="ArgumentException"/> naming Shard.</summary>
     /// <param name="text">The text.</param>

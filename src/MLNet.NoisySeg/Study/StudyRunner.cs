@@ -84,12 +84,12 @@ public sealed class StudyRunner
         {
             ct.ThrowIfCancellationRequested();
             var c = pending[i];
-            progress?.Report(new StudyProgress("start", i + 1, pending.Count, c, null, null, $"[{i + 1}/{pending.Count}] {c.Key} ({c.Family})"));
+            progress?.Report(new StudyProgress("start", i + 1, pending.Count, c, null, null, $"[{i + 1}/{pending.Count}] {c.DisplayKey} ({c.Family})"));
             var result = RunCondition(c, _data[c.Dataset], i + 1, pending.Count, progress, ct);
             store.Add(result);
             Interlocked.Increment(ref ran);
             progress?.Report(new StudyProgress("done", i + 1, pending.Count, c, null, result,
-                FormattableString.Invariant($"[{i + 1}/{pending.Count}] {c.Key}: paper {result.Paper.Score:0.000}, label-free {result.LabelFree.Score:0.000}, fixed {result.Fixed.Score:0.000}, rank {result.NoiseRank}, corr {result.StructureCorrelation:0.000}, {result.WallSeconds:0.0}s")));
+                FormattableString.Invariant($"[{i + 1}/{pending.Count}] {c.DisplayKey}: paper {result.Paper.Score:0.000}, label-free {result.LabelFree.Score:0.000}, fixed {result.Fixed.Score:0.000}, rank {result.NoiseRank}, corr {result.StructureCorrelation:0.000}, {result.WallSeconds:0.0}s")));
         }
         if (_options.MaxParallelConditions <= 1)
         {
@@ -179,7 +179,7 @@ public sealed class StudyRunner
         }
         IProgress<TrainingProgress>? trainingProgress = progress is null ? null
             : new SyncProgress<TrainingProgress>(p => progress.Report(new StudyProgress("train", number, count, c, p, null,
-                FormattableString.Invariant($"{c.Key}: step {p.Step}/{p.TotalSteps}, loss {p.Loss:0.0000}"))));
+                FormattableString.Invariant($"{c.DisplayKey}: step {p.Step}/{p.TotalSteps}, loss {p.Loss:0.0000}"))));
 
         var trainerOptions = new UNetSegmentationTrainerOptions
         {

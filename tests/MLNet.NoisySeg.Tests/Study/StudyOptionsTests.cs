@@ -131,11 +131,18 @@ public class StudyOptionsTests
 
         var shards = Enumerable.Range(0, 3).Select(i => StudyGrid.ForShard(o with { Shard = new StudyShard(i, 3) })).ToList();
         CollectionAssert.AreEquivalent(all.Select(c => c.Key).ToList(), shards.SelectMany(s => s.Select(c => c.Key)).ToList());
-        Assert.IsTrue(shards[1].All(c => c.Index % 3 == 1));
+        Assert.IsTrue(shards[1].All(c => c.Index % 3 == 1));   // unfiltered: position = grid index
 
         var filtered = StudyGrid.Build(o with { ConditionFilter = ["dilate("] });
         Assert.AreEqual(2 * (3 + 1), filtered.Count); // dilate(1..3) and classdilate(2), per seed
         Assert.AreEqual(8, filtered[0].Index); // indices survive filtering
+
+        // Shards split the FILTERED grid evenly, even when every selected index has the same parity.
+        var evenOnly = o with { ConditionFilter = ["clean", "flip(0.45"] };   // grid indices 0, 6, 18, 24, ... all even
+        Assert.IsTrue(StudyGrid.Build(evenOnly).All(c => c.Index % 2 == 0));
+        var halves = Enumerable.Range(0, 2).Select(i => StudyGrid.ForShard(evenOnly with { Shard = new StudyShard(i, 2) })).ToList();
+        Assert.AreEqual(halves[0].Count, halves[1].Count);
+        CollectionAssert.AreEquivalent(StudyGrid.Build(evenOnly).ToList(), halves.SelectMany(h => h).ToList());
     }
 
     [TestMethod]

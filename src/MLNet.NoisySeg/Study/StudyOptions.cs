@@ -241,11 +241,11 @@ public sealed record StudyOptions
     /// Conditions trained at the same time in this process (default 1). On small CPUs, 2 conditions with
     /// <see cref="Threads"/> = 1 each use the cores better than one condition with 2 libtorch threads, but with
     /// TorchSharp 0.107 two trainings in one process are not safe: a 1000-step CamVid run crashed inside BatchNorm
-    /// ("For integral input tensors, argument alpha must not be a floating point number", raised by the integer
-    /// <c>num_batches_tracked.add_(1)</c> in TorchSharp's BatchNorm.forward), which points at state shared across threads;
-    /// TorchSharp does not document training from several threads as safe (dotnet/TorchSharp#941). Keep 1 and scale out
-    /// with shards (separate processes) instead. Results do not
-    /// depend on it (every condition is seeded by its own seed; keep <see cref="Threads"/> fixed for bit-identical runs).
+    /// ("For integral input tensors, argument alpha must not be a floating point number"; the only integer-tensor
+    /// addition there is <c>num_batches_tracked.add_(1)</c> in TorchSharp's BatchNorm.forward), which points at state
+    /// shared across threads; TorchSharp does not document training from several threads as safe
+    /// (dotnet/TorchSharp#941). Keep 1 and scale out with shards (separate processes) instead. Results do not depend
+    /// on it (every condition is seeded by its own seed; keep <see cref="Threads"/> fixed for bit-identical runs).
     /// </summary>
     public int MaxParallelConditions { get; init; } = 1;
 

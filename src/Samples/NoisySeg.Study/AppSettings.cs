@@ -172,12 +172,7 @@ public sealed class AppSettings
             Depth = Depth ?? o.Depth,
             BaseWidth = BaseWidth ?? o.BaseWidth,
             LearningRate = LearningRate ?? o.LearningRate,
-            Schedule = Schedule is null ? o.Schedule : Schedule.Trim().ToLowerInvariant() switch
-            {
-                "none" or "constant" => LearningRateSchedule.None,
-                "cosine" => LearningRateSchedule.Cosine,
-                _ => throw new ArgumentException($"Schedule must be none or cosine; got '{Schedule}'.", nameof(Schedule)),
-            },
+            Schedule = ParseSchedule() ?? o.Schedule,
             BudgetEvery = BudgetEvery ?? o.BudgetEvery,
             OnlineNoise = Online ?? o.OnlineNoise,
             Shard = StudyShard.Parse(Shard),
@@ -188,6 +183,15 @@ public sealed class AppSettings
         o.Validate(checkFolders);
         return o;
     }
+
+    /// <summary>Parses --schedule (none | cosine); null when not given.</summary>
+    public LearningRateSchedule? ParseSchedule() => Schedule?.Trim().ToLowerInvariant() switch
+    {
+        null => null,
+        "none" or "constant" => LearningRateSchedule.None,
+        "cosine" => LearningRateSchedule.Cosine,
+        _ => throw new ArgumentException($"Schedule must be none or cosine; got '{Schedule}'.", nameof(Schedule)),
+    };
 
     /// <summary>Parses --crop ("N" or "WxH"); null when empty.</summary>
     public static (int Width, int Height)? ParseCrop(string? text)

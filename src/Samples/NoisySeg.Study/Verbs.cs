@@ -106,6 +106,7 @@ public sealed partial class Verbs(ILogger<Verbs> log)
                 Network = new UNetOptions { InputChannels = c, OutputChannels = k, Depth = s.Depth ?? 3, BaseWidth = s.BaseWidth ?? 16 },
                 Loss = classes == 2 ? LossKind.Bce : LossKind.CrossEntropy,
                 LearningRate = s.LearningRate ?? 3e-3,
+                Schedule = s.ParseSchedule() ?? LearningRateSchedule.None,
                 MaxSteps = steps,
                 BatchSize = s.BatchSize ?? 4,
                 Seed = s.Seed,

@@ -66,7 +66,7 @@ public sealed class StudyAppTests
         using var temp = TestPaths.NewTemp();
         string model = Path.Combine(temp.Path, "model.zip");
         string common = "--mask-encoding binary --foreground 255";
-        var (code, output) = RunApp([.. $"train --data {Data.Value}/train --test {Data.Value}/test {common} --noise sampling(0.5) --online true --crop 24 --steps 8 --depth 2 --base-width 4 --model {model}".Split(' ')]);
+        var (code, output) = RunApp([.. $"train --data {Data.Value}/train --test {Data.Value}/test {common} --noise sampling(0.5) --online true --crop 24 --schedule cosine --steps 8 --depth 2 --base-width 4 --model {model}".Split(' ')]);
         Assert.AreEqual(0, code, output);
         Assert.IsTrue(File.Exists(model), output);
         StringAssert.Contains(output, "Dice ");

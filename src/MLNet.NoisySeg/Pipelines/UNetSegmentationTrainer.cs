@@ -173,10 +173,12 @@ public sealed class UNetSegmentationTrainer : IEstimator<SegmentationTransformer
             var corruptor = new Noise.LabelCorruptor(online, o.OnlineNoiseSeed) { Online = true };
             maskProvider = (sample, epoch) => corruptor.Corrupt(sample.Mask, sample.Width, sample.Height, sample.Id, epoch);
         }
+        // Read once: early stopping scores it during training, the validation sweep decodes with it afterwards.
+        var validation = o.ValidationData is not null && (o.Trainer.EarlyStopping is not null || o.Decoding == SegmentationDecoding.ValidationSweep)
+            ? ReadValidation(o, c) : null;
         var validate = o.ValidationCallback;
-        if (o.Trainer.EarlyStopping is not null && o.ValidationData is not null)
+        if (o.Trainer.EarlyStopping is not null && validation is { } val)
         {
-            var val = ReadValidation(o, c);
             var user = o.ValidationCallback;
             validate = (step, m) =>
             {
@@ -190,7 +192,7 @@ public sealed class UNetSegmentationTrainer : IEstimator<SegmentationTransformer
             };
         }
         using var model = SegmentationTrainer.Train(samples, o.Trainer, o.Progress, o.CancellationToken, validate, maskProvider);
-        var (rule, report) = ChooseDecoding(o, model, samples, c, h, w);
+        var (rule, report) = ChooseDecoding(o, model, samples, validation, c, h, w);
         if (model.EarlyStoppingResult is { } outcome) report += "; " + outcome;
         var state = new SegmentationState(model.ToBytes(), rule.ToString(), o.ClassCount, c, h, w, report);
         return SegmentationTransformer.Create(_catalog, o, state, input);
@@ -228,11 +230,13 @@ public sealed class UNetSegmentationTrainer : IEstimator<SegmentationTransformer
         const double eps = 1e-7;
         double sum = 0;
         long n = 0;
-        foreach (var item in items)
+        // One image column has one fixed shape, so the images go through the network in batches.
+        var probabilities = model.PredictProbabilities(items.Select(i => i.Image).ToList(), channels, items[0].Height, items[0].Width);
+        for (int k = 0; k < items.Count; k++)
         {
-            var p = model.PredictProbabilities(item.Image, channels, item.Height, item.Width);
-            var mask = item.Mask!;
-            int pixels = item.Height * item.Width;
+            var p = probabilities[k];
+            var mask = items[k].Mask!;
+            int pixels = items[k].Height * items[k].Width;
             for (int i = 0; i < pixels; i++)
             {
                 int y = mask[i];
@@ -253,7 +257,8 @@ public sealed class UNetSegmentationTrainer : IEstimator<SegmentationTransformer
                     throw new ArgumentException($"Image '{s.Id}' has mask value {v}; expected class indices 0..{classCount - 1} or {MaskConventions.IgnoreIndex} (ignore).", "input");
     }
 
-    private static (DecodingRule Rule, string Report) ChooseDecoding(UNetSegmentationTrainerOptions o, TrainedSegmentationModel model, IReadOnlyList<SegmentationSample> samples, int c, int h, int w)
+    private static (DecodingRule Rule, string Report) ChooseDecoding(UNetSegmentationTrainerOptions o, TrainedSegmentationModel model, IReadOnlyList<SegmentationSample> samples,
+        IReadOnlyList<SegmentationItem>? validation, int c, int h, int w)
     {
         bool binary = o.ClassCount == 2;
         switch (o.Decoding)
@@ -283,7 +288,7 @@ public sealed class UNetSegmentationTrainer : IEstimator<SegmentationTransformer
             }
             default:
             {
-                var val = SegmentationDataView.ReadItems(o.ValidationData!, o.ImageColumnName, o.LabelColumnName, null);
+                var val = validation!;
                 var probs = model.PredictProbabilities(val.Select(v => v.Image).ToList(), c, h, w);
                 var sweep = ThresholdSweep.Run(probs, val.Select(v => v.Mask!).ToList());
                 return (sweep.ToRule(), $"validation sweep: threshold {sweep.Threshold:0.####}, inverted {sweep.Inverted}, mean Dice {sweep.MeanDice:0.####}");

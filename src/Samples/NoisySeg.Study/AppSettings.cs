@@ -114,19 +114,23 @@ public sealed class AppSettings
     }
 
     /// <summary>A data set from the --data/--mask-encoding/... settings.</summary>
-    public StudyDatasetOptions DatasetFrom(string path, string name) => new()
+    public StudyDatasetOptions DatasetFrom(string path, string name)
     {
-        Name = string.Concat(name.Select(ch => char.IsLetterOrDigit(ch) || ch is '-' or '_' or '.' ? ch : '_')),
-        Path = path,
-        MaskEncoding = ParseEncoding(),
-        ForegroundValue = Foreground,
-        ClassCount = Classes,
-        IgnoreValue = Ignore,
-        Width = Width,
-        Height = Height,
-        CropWidth = ParseCrop(Crop)?.Width,
-        CropHeight = ParseCrop(Crop)?.Height,
-    };
+        var crop = ParseCrop(Crop);
+        return new()
+        {
+            Name = string.Concat(name.Select(ch => char.IsLetterOrDigit(ch) || ch is '-' or '_' or '.' ? ch : '_')),
+            Path = path,
+            MaskEncoding = ParseEncoding(),
+            ForegroundValue = Foreground,
+            ClassCount = Classes,
+            IgnoreValue = Ignore,
+            Width = Width,
+            Height = Height,
+            CropWidth = crop?.Width,
+            CropHeight = crop?.Height,
+        };
+    }
 
     /// <summary>The mask encoding.</summary>
     public MaskEncoding ParseEncoding() => MaskEncoding.Replace("-", "").ToLowerInvariant() switch

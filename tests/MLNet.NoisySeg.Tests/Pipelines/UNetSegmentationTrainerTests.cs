@@ -87,6 +87,30 @@ public class UNetSegmentationTrainerTests
     }
 
     [TestMethod]
+    public void ValidationSweep_WithEarlyStopping_ReadsValidationOnce_AndPicksALowThreshold_ForSampledLabels()
+    {
+        // Online 10% sampling trains on the clean "Mask" column, so the clean validation masks share its name: the
+        // paper's protocol sweeps thresholds on them (and the same data drives early stopping on validation_loss).
+        var ml = new MLContext(seed: 0);
+        var train = SyntheticFixtures.View(ml, seed: 7, count: 24);
+        var validation = SyntheticFixtures.View(ml, seed: 7, count: 4, firstIndex: 300);
+        var test = SyntheticFixtures.View(ml, seed: 7, count: 8, firstIndex: 100);
+        var options = SmallOptions(steps: 150, SegmentationDecoding.ValidationSweep);
+        var model = ml.Segmentation().Trainers.UNet(options with
+        {
+            OnlineNoise = LabelNoiseSpec.Sampling(0.1), OnlineNoiseSeed = 2, ValidationData = validation,
+            Trainer = options.Trainer with { ValidateEvery = 50, EarlyStopping = new EarlyStoppingOptions { Patience = 0 } },
+        }).Fit(train);
+        StringAssert.StartsWith(model.DecodingReport, "validation sweep: threshold");
+        StringAssert.Contains(model.DecodingReport, "early stopping: best validation_loss");
+        Assert.AreEqual(DecodingRuleKind.Threshold, model.Decoding.Kind);
+        Assert.IsFalse(model.Decoding.Inverted);
+        Assert.IsTrue(model.Decoding.Threshold < 0.5, $"sampled labels put foreground outputs near 0.1: threshold {model.Decoding.Threshold}");
+        var dice = ml.Segmentation().EvaluateBinary(model.Transform(test)).Dice;
+        Assert.IsTrue(dice >= 0.75, $"Dice {dice:0.000} ({model.DecodingReport})");
+    }
+
+    [TestMethod]
     public void EarlyStopping_OnNoisyValidationLoss_SelectsAStep_WithoutCleanLabels()
     {
         // Held-out images carry the SAME kind of noisy labels as training (10% of foreground kept): no clean mask is used.

@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using TorchSharp;
+using MLNet.NoisySeg.Torch;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static TorchSharp.torch.nn;
@@ -41,7 +42,11 @@ public sealed record UNetOptions
     /// <summary>Number of down-sampling levels (the reference uses 4; images are padded to a multiple of 2^Depth).</summary>
     public int Depth { get; init; } = 4;
 
-    /// <summary>Channels of the first level; level i has BaseWidth * 2^i.</summary>
+    /// <summary>
+    /// Channels of the first level; level i has BaseWidth * 2^i. At least 2: a single-channel level would put a
+    /// convolution with one input channel inside the network, whose input gradient libtorch's oneDNN kernels compute
+    /// wrongly (intermittently) on AVX-512 CPUs.
+    /// </summary>
     public int BaseWidth { get; init; } = 16;
 
     /// <summary>Batch normalisation after each 3x3 convolution (convolutions then have no bias).</summary>
@@ -60,7 +65,7 @@ public sealed record UNetOptions
         if (InputChannels < 1) throw new ArgumentOutOfRangeException(nameof(InputChannels), InputChannels, "InputChannels must be at least 1.");
         if (OutputChannels < 1 || OutputChannels > 255) throw new ArgumentOutOfRangeException(nameof(OutputChannels), OutputChannels, "OutputChannels must be in [1, 255] (1 = binary logit, K = class logits).");
         if (Depth < 1 || Depth > 8) throw new ArgumentOutOfRangeException(nameof(Depth), Depth, "Depth must be in [1, 8].");
-        if (BaseWidth < 1 || (long)BaseWidth << Depth > 65536) throw new ArgumentOutOfRangeException(nameof(BaseWidth), BaseWidth, "BaseWidth must be at least 1 and BaseWidth * 2^Depth at most 65536.");
+        if (BaseWidth < 2 || (long)BaseWidth << Depth > 65536) throw new ArgumentOutOfRangeException(nameof(BaseWidth), BaseWidth, "BaseWidth must be at least 2 and BaseWidth * 2^Depth at most 65536.");
         if (!Enum.IsDefined(Upsampling)) throw new ArgumentOutOfRangeException(nameof(Upsampling), Upsampling, "Upsampling must be TransposedConv or Bilinear.");
     }
 }
@@ -132,24 +137,41 @@ public sealed class UNet : Module<Tensor, Tensor>
 
     /// <summary>Logits for a batch whose height and width are multiples of 2^Depth.</summary>
     /// <param name="input">[N, InputChannels, H, W].</param>
-    /// <returns>[N, OutputChannels, H, W] logits.</returns>
+    /// <returns>[N, OutputChannels, H, W] logits (contiguous). On the CPU the layers run by
+    /// <see cref="TorchRuntime.ConvolutionRoute"/> (see <see cref="CpuConvolutionRoute"/>).</returns>
     public override Tensor forward(Tensor input)
     {
         CheckInput(input, requireMultiple: true);
+        CpuConvolutionRoute route = RoutedConvolution.RouteFor(input);
         var skips = new List<Tensor>(downs.Count);
-        Tensor x = input;
+        Tensor x = RoutedConvolution.Enter(input, route);
         for (int i = 0; i < downs.Count; i++)
         {
-            x = downs[i].call(i == 0 ? x : pool.call(x));
+            x = Block(downs[i], i == 0 ? x : pool.call(x), route);
             skips.Add(x);
         }
         for (int k = 0; k < ups.Count; k++)
         {
             Tensor skip = skips[skips.Count - 2 - k];
-            x = decs[k].call(torch.cat(new[] { ups[k].call(x), skip }, 1));
+            x = Block(decs[k], torch.cat(new[] { Up(ups[k], x, route), skip }, 1), route);
         }
-        return head.call(x);
+        return RoutedConvolution.Conv(head, x, route).contiguous();
     }
+
+    /// <summary>Runs a double-convolution block (or any Sequential) layer by layer, routing its convolutions.</summary>
+    private static Tensor Block(Module<Tensor, Tensor> block, Tensor x, CpuConvolutionRoute route)
+    {
+        var layers = (Sequential)block;
+        for (int i = 0; i < layers.Count; i++)
+        {
+            var layer = layers[i];
+            x = layer is Conv2d conv ? RoutedConvolution.Conv(conv, x, route) : layer.call(x);
+        }
+        return x;
+    }
+
+    private static Tensor Up(Module<Tensor, Tensor> up, Tensor x, CpuConvolutionRoute route)
+        => up is ConvTranspose2d transposed ? RoutedConvolution.TransposedConv2x2(transposed, x, route) : Block(up, x, route);
 
     /// <summary>
     /// Logits for images of any size: pads right and bottom to the next multiple of 2^Depth, runs the network and

@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using MLNet.NoisySeg.Networks;
 using TorchSharp;
 
 namespace MLNet.NoisySeg.Torch;
@@ -130,6 +131,70 @@ public static class TorchRuntime
         {
             return false;
         }
+    }
+
+    private static CpuConvolutionRoute? _route;
+
+    /// <summary>
+    /// How <see cref="UNet"/> runs convolutions on the CPU in this process (see <see cref="CpuConvolutionRoute"/>).
+    /// Detected on first use: <see cref="CpuConvolutionRoute.ChannelsLast"/> where oneDNN will use AVX-512 (the CPU
+    /// reports avx512f/bw/vl/dq and neither <c>ONEDNN_MAX_CPU_ISA</c> nor <c>DNNL_MAX_CPU_ISA</c> caps it lower),
+    /// <see cref="CpuConvolutionRoute.Blocked"/> on other x86-64 CPUs, <see cref="CpuConvolutionRoute.Native"/>
+    /// elsewhere. Setting it (for benchmarks and diagnostics) changes every later forward pass in the process;
+    /// only the detected route is known to be correct on a given CPU.
+    /// </summary>
+    public static CpuConvolutionRoute ConvolutionRoute
+    {
+        get { lock (Gate) return _route ??= DetectConvolutionRoute(); }
+        set
+        {
+            if (!Enum.IsDefined(value)) throw new ArgumentOutOfRangeException(nameof(value), value, "ConvolutionRoute must be ChannelsLast, Blocked or Native.");
+            lock (Gate) _route = value;
+        }
+    }
+
+    /// <summary>The route the CPU and the oneDNN environment call for (what <see cref="ConvolutionRoute"/> starts as).</summary>
+    public static CpuConvolutionRoute DetectConvolutionRoute()
+    {
+        if (RuntimeInformation.ProcessArchitecture != Architecture.X64) return CpuConvolutionRoute.Native;
+        string? cap = NativeEnvironment("ONEDNN_MAX_CPU_ISA") ?? NativeEnvironment("DNNL_MAX_CPU_ISA");
+        bool capped = !string.IsNullOrWhiteSpace(cap)
+            && !cap.Trim().StartsWith("AVX512", StringComparison.OrdinalIgnoreCase)
+            && !cap.Trim().StartsWith("AVX10", StringComparison.OrdinalIgnoreCase)
+            && !cap.Trim().Equals("ALL", StringComparison.OrdinalIgnoreCase)
+            && !cap.Trim().Equals("DEFAULT", StringComparison.OrdinalIgnoreCase);
+        return !capped && CpuHasAvx512Core() ? CpuConvolutionRoute.ChannelsLast : CpuConvolutionRoute.Blocked;
+    }
+
+    /// <summary>avx512f + dq + bw + vl by CPUID leaf 7 (oneDNN's avx512_core), enabled by the OS (XCR0 opmask and ZMM state).</summary>
+    private static bool CpuHasAvx512Core()
+    {
+        if (!System.Runtime.Intrinsics.X86.X86Base.IsSupported) return false;
+        (int _, int ebx, int _, int _) = System.Runtime.Intrinsics.X86.X86Base.CpuId(7, 0);
+        const int f = 1 << 16, dq = 1 << 17, bw = 1 << 30, vl = unchecked((int)(1u << 31));
+        if ((ebx & (f | dq | bw | vl)) != (f | dq | bw | vl)) return false;
+        // The OS must save the AVX-512 state. .NET's own check (Avx512F.IsSupported) covers that but can be switched off
+        // by DOTNET_EnableAVX512F, which does not change what oneDNN does; on Linux the kernel lists avx512f only then.
+        if (OperatingSystem.IsLinux())
+        {
+            try
+            {
+                foreach (string line in File.ReadLines("/proc/cpuinfo"))
+                    if (line.StartsWith("flags", StringComparison.Ordinal))
+                        return line.Contains(" avx512f", StringComparison.Ordinal) && line.Contains(" avx512bw", StringComparison.Ordinal);
+            }
+            catch (IOException) { }
+            catch (UnauthorizedAccessException) { }
+        }
+        return System.Runtime.Intrinsics.X86.Avx512F.IsSupported || !OperatingSystem.IsLinux();
+    }
+
+    /// <summary>A variable as native code sees it (libc getenv on Linux and macOS; the process environment elsewhere).</summary>
+    private static string? NativeEnvironment(string name)
+    {
+        if (!OperatingSystem.IsLinux() && !OperatingSystem.IsMacOS()) return Environment.GetEnvironmentVariable(name);
+        try { return Marshal.PtrToStringUTF8(Native.getenv(name)); }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { return Environment.GetEnvironmentVariable(name); }
     }
 
     private static bool LibTorchIsMapped()

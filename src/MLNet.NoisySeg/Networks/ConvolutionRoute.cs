@@ -1,0 +1,116 @@
+using MLNet.NoisySeg.Torch;
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace MLNet.NoisySeg.Networks;
+
+/// <summary>
+/// How <see cref="UNet"/> runs its convolutions on the CPU. libtorch hands CPU convolutions to oneDNN, and several
+/// of oneDNN's JIT kernels (libtorch 2.10, oneDNN 3.7.1) return wrong values, NaN included, for shapes whose channel
+/// or spatial sizes leave a partial SIMD block; which shapes depends on the instruction set and the memory layout.
+/// Each route keeps to the kernels that a scan against float64 found correct (docs/design-decisions.md §
+/// "Convolutions on the CPU"); <c>tests/Networks/UNetGradientTests</c> checks every route on every layer shape the
+/// network can build. The default is chosen once per process by <see cref="TorchRuntime.ConvolutionRoute"/>.
+/// </summary>
+public enum CpuConvolutionRoute
+{
+    /// <summary>
+    /// CPUs where oneDNN runs AVX-512 kernels: activations in channels-last (NHWC) memory order end to end, 3x3
+    /// convolutions by oneDNN's NHWC kernels; 1x1 and 2x2 transposed convolutions as matrix products.
+    /// (oneDNN's blocked-layout backward-data kernel is wrong there whenever output channels are not a multiple of
+    /// 16, and its NHWC 1x1 kernel for some output-channel counts.)
+    /// </summary>
+    ChannelsLast,
+
+    /// <summary>
+    /// x86-64 CPUs without AVX-512, or oneDNN capped below it (<c>DNNL_MAX_CPU_ISA</c>): activations in NCHW order,
+    /// 3x3 convolutions by oneDNN's blocked kernels when both channel counts are multiples of 8 (or the input has at
+    /// most 4 channels), otherwise as im2col + matrix product; 1x1 and 2x2 transposed convolutions as matrix products.
+    /// (oneDNN's AVX2 NHWC kernels are wrong for some output-channel counts on small maps.)
+    /// </summary>
+    Blocked,
+
+    /// <summary>libtorch's own choice for every layer (non-x86 CPUs; also what CUDA devices always use).</summary>
+    Native,
+}
+
+/// <summary>The U-Net's convolution and transposed-convolution calls, routed by <see cref="CpuConvolutionRoute"/>.</summary>
+internal static class RoutedConvolution
+{
+    /// <summary>The route for a tensor: the process-wide CPU route on the CPU, <see cref="CpuConvolutionRoute.Native"/> elsewhere.</summary>
+    public static CpuConvolutionRoute RouteFor(Tensor x)
+        => x.device_type == DeviceType.CPU ? TorchRuntime.ConvolutionRoute : CpuConvolutionRoute.Native;
+
+    /// <summary>Puts the network input in the memory order the route's layers expect.</summary>
+    public static Tensor Enter(Tensor x, CpuConvolutionRoute route) => route switch
+    {
+        CpuConvolutionRoute.ChannelsLast => ToChannelsLast(x),
+        CpuConvolutionRoute.Blocked => x.contiguous(),
+        _ => x,
+    };
+
+    /// <summary>
+    /// The same values in channels-last (NHWC) memory order, still shaped [N, C, H, W]. Batch norm, ReLU, max-pool,
+    /// bilinear upsampling, concatenation and oneDNN's convolutions all keep that order.
+    /// </summary>
+    /// <remarks>The strides are set explicitly (an empty NHWC-strided tensor, then a differentiable <c>copy_</c>): the
+    /// usual <c>permute(0, 2, 3, 1).contiguous()</c> keeps NCHW strides when there is one channel (the bytes are the
+    /// same), and libtorch then treats the tensor as NCHW.</remarks>
+    public static Tensor ToChannelsLast(Tensor x)
+    {
+        long[] shape = x.shape;
+        long c = shape[1], w = shape[3];
+        return empty_strided(shape, new[] { c * shape[2] * w, 1, w * c, c }, dtype: x.dtype, device: x.device).copy_(x);
+    }
+
+    /// <summary>A stride-1 convolution (1x1 or 3x3 with "same" padding) of the U-Net.</summary>
+    public static Tensor Conv(Conv2d conv, Tensor x, CpuConvolutionRoute route)
+    {
+        if (route == CpuConvolutionRoute.Native) return conv.call(x);
+        Tensor weight = conv.weight!;
+        long cout = weight.shape[0], cin = weight.shape[1], k = weight.shape[2];
+        if (k == 1) return Pointwise(x, weight.view(cout, cin), conv.bias, route);
+
+        long pad = conv.padding![0];
+        bool oneDnnIsRight = route == CpuConvolutionRoute.ChannelsLast
+            ? cin > 1 || !x.requires_grad // NHWC backward-data with one input channel is wrong on AVX-512
+            : cout % 8 == 0 && (cin % 8 == 0 || cin <= 4);
+        return oneDnnIsRight
+            ? nn.functional.conv2d(x, weight, conv.bias, padding: new[] { pad, pad })
+            : Im2Col(x, weight, conv.bias, pad, route);
+    }
+
+    /// <summary>The U-Net's 2x2, stride-2 transposed convolution: one matrix product and a depth-to-space shuffle.</summary>
+    public static Tensor TransposedConv2x2(ConvTranspose2d up, Tensor x, CpuConvolutionRoute route)
+    {
+        if (route == CpuConvolutionRoute.Native) return up.call(x);
+        Tensor weight = up.weight!; // [Cin, Cout, 2, 2]
+        long n = x.shape[0], cin = x.shape[1], h = x.shape[2], w = x.shape[3], cout = weight.shape[1];
+        Tensor rows = x.permute(0, 2, 3, 1).reshape(n * h * w, cin);
+        Tensor y = rows.matmul(weight.reshape(cin, cout * 4))      // [NHW, Cout*2*2] ordered (co, a, b)
+            .view(n, h, w, cout, 2, 2).permute(0, 1, 4, 2, 5, 3)   // [N, H, a, W, b, Cout]
+            .reshape(n, 2 * h, 2 * w, cout);
+        if (up.bias is { } bias) y = y.add(bias);
+        return Leave(y.permute(0, 3, 1, 2), route);
+    }
+
+    private static Tensor Pointwise(Tensor x, Tensor weight2d, Tensor? bias, CpuConvolutionRoute route)
+    {
+        Tensor y = nn.functional.linear(x.permute(0, 2, 3, 1), weight2d, bias); // [N, H, W, Cout]
+        return Leave(y.permute(0, 3, 1, 2), route);
+    }
+
+    private static Tensor Im2Col(Tensor x, Tensor weight, Tensor? bias, long pad, CpuConvolutionRoute route)
+    {
+        long n = x.shape[0], h = x.shape[2], w = x.shape[3], cout = weight.shape[0], k = weight.shape[2];
+        Tensor cols = nn.functional.unfold(x, (k, k), padding: (pad, pad)); // [N, Cin*k*k, H*W]
+        Tensor y = weight.reshape(cout, -1).matmul(cols).view(n, cout, h, w);
+        if (bias is not null) y = y.add(bias.view(1, cout, 1, 1));
+        return route == CpuConvolutionRoute.ChannelsLast ? ToChannelsLast(y) : y;
+    }
+
+    /// <summary>An NHWC-ordered [N, C, H, W] result, in the route's memory order.</summary>
+    private static Tensor Leave(Tensor nhwcOrdered, CpuConvolutionRoute route)
+        => route == CpuConvolutionRoute.Blocked ? nhwcOrdered.contiguous() : nhwcOrdered;
+}

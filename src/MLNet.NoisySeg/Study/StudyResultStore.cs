@@ -46,6 +46,7 @@ public sealed class StudyResultStore
         Folder = folder;
         Directory.CreateDirectory(folder);
         foreach (var r in Read(JsonLinesPath)) Put(r);
+        LoadFailures();
         // A kill between the two renames of Add leaves an older CSV: regenerate it from the JSON lines.
         if (_byKey.Count > 0) WriteCsvFile();
     }
@@ -84,7 +85,54 @@ public sealed class StudyResultStore
             Put(result);
             WriteAtomically(JsonLinesPath, ToJsonLines(_byIndex.Values));
             WriteCsvFile();
+            if (_failures.Remove(result.Key)) WriteFailures(); // a retried condition that now finished
             return true;
+        }
+    }
+
+    /// <summary>File name of the conditions that failed (one <see cref="StudyFailure"/> per line); a rerun retries them.</summary>
+    public const string FailuresFileName = "failures.jsonl";
+
+    private readonly SortedDictionary<string, StudyFailure> _failures = new(StringComparer.Ordinal);
+
+    /// <summary>Path of failures.jsonl.</summary>
+    public string FailuresPath => Path.Combine(Folder, FailuresFileName);
+
+    /// <summary>Conditions whose last attempt failed (not finished: a rerun retries them), by key.</summary>
+    public IReadOnlyList<StudyFailure> Failures
+    {
+        get { lock (_gate) return _failures.Values.ToList(); }
+    }
+
+    /// <summary>Records that a condition failed (replacing an earlier failure of the same key), atomically.</summary>
+    /// <param name="failure">The failure.</param>
+    public void AddFailure(StudyFailure failure)
+    {
+        ArgumentNullException.ThrowIfNull(failure);
+        lock (_gate)
+        {
+            _failures[failure.Key] = failure;
+            WriteFailures();
+        }
+    }
+
+    private void WriteFailures()
+        => WriteAtomically(FailuresPath, string.Concat(_failures.Values.Select(f => JsonSerializer.Serialize(f, JsonOptions) + "\n")));
+
+    private void LoadFailures()
+    {
+        if (!File.Exists(FailuresPath)) return;
+        foreach (var line in File.ReadLines(FailuresPath))
+        {
+            if (string.IsNullOrWhiteSpace(line)) continue;
+            try
+            {
+                if (JsonSerializer.Deserialize<StudyFailure>(line, JsonOptions) is { } f && !_byKey.ContainsKey(f.Key)) _failures[f.Key] = f;
+            }
+            catch (JsonException e)
+            {
+                throw new InvalidDataException($"{FailuresPath} holds a line that is not a study failure: {e.Message}", e);
+            }
         }
     }
 

@@ -29,7 +29,18 @@ public sealed record StudyProgress(string Phase, int Number, int Count, StudyCon
 /// <param name="Ran">Conditions trained by this call.</param>
 /// <param name="Skipped">Conditions skipped because they were already finished.</param>
 /// <param name="Elapsed">Wall time of this call.</param>
-public sealed record StudyRunSummary(IReadOnlyList<StudyResult> Results, int Ran, int Skipped, TimeSpan Elapsed);
+public sealed record StudyRunSummary(IReadOnlyList<StudyResult> Results, int Ran, int Skipped, TimeSpan Elapsed)
+{
+    /// <summary>Conditions of this run that failed (training diverged, or their data was refused); the others went on.</summary>
+    public IReadOnlyList<StudyFailure> Failures { get; init; } = [];
+}
+
+/// <summary>A condition that could not be finished, with the reason; a rerun retries it.</summary>
+/// <param name="Key">The condition key (<see cref="StudyCondition.Key"/>).</param>
+/// <param name="Index">Its grid index.</param>
+/// <param name="Error">The exception type, e.g. <c>TrainingDivergedException</c>.</param>
+/// <param name="Reason">The exception message.</param>
+public sealed record StudyFailure(string Key, int Index, string Error, string Reason);
 
 /// <summary>
 /// Runs the study grid (<see cref="StudyGrid"/>): per condition, the ML.NET pipeline
@@ -80,12 +91,26 @@ public sealed class StudyRunner
         foreach (var name in pending.Select(c => c.Dataset).Distinct())
             GetData(name, progress, cancellationToken);
         int ran = 0;
+        var failures = new List<StudyFailure>();
         void RunOne(int i, CancellationToken ct)
         {
             ct.ThrowIfCancellationRequested();
             var c = pending[i];
             progress?.Report(new StudyProgress("start", i + 1, pending.Count, c, null, null, $"[{i + 1}/{pending.Count}] {c.DisplayKey} ({c.Family})"));
-            var result = RunCondition(c, _data[c.Dataset], i + 1, pending.Count, progress, ct);
+            StudyResult result;
+            try
+            {
+                result = RunCondition(c, _data[c.Dataset], i + 1, pending.Count, progress, ct);
+            }
+            catch (Exception e) when (e is TrainingDivergedException or SegmentationDataException)
+            {
+                // This condition cannot be finished; record why and go on with the others (finished ones are stored).
+                var failure = new StudyFailure(c.Key, c.Index, e.GetType().Name, e.Message);
+                store.AddFailure(failure);
+                lock (failures) failures.Add(failure);
+                progress?.Report(new StudyProgress("failed", i + 1, pending.Count, c, null, null, $"[{i + 1}/{pending.Count}] {c.DisplayKey} FAILED: {e.Message}"));
+                return;
+            }
             store.Add(result);
             Interlocked.Increment(ref ran);
             progress?.Report(new StudyProgress("done", i + 1, pending.Count, c, null, result,
@@ -117,7 +142,7 @@ public sealed class StudyRunner
                 System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(first).Throw();
             }
         }
-        return new StudyRunSummary(store.Results, ran, skipped, clock.Elapsed);
+        return new StudyRunSummary(store.Results, ran, skipped, clock.Elapsed) { Failures = failures };
     }
 
     /// <summary>One run per results folder: a second process on the same folder would overwrite the first one's results.</summary>

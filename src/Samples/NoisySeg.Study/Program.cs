@@ -7,7 +7,8 @@
 //   ... evaluate --model m.zip --data my/test --mask-encoding binary --foreground 255
 //   ... predict --model m.zip --images my/new --out predictions
 // Settings: appsettings.json < NOISYSEG_* environment variables < command line. Ctrl+C cancels cleanly (finished
-// conditions are kept; rerunning resumes). Exit codes: 0 ok, 2 bad option/path, 130 cancelled, 1 failure.
+// conditions are kept; rerunning resumes). Exit codes: 0 ok, 1 failure, 2 bad option/path/data, 3 training diverged
+// (train) or some study conditions failed (run: the others finished and are reported), 130 cancelled.
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -73,6 +74,11 @@ catch (OperationCanceledException)
     log.LogWarning("Cancelled. Finished conditions are saved; rerun the same command to resume.");
     code = 130;
 }
+catch (MLNet.NoisySeg.Training.TrainingDivergedException e)
+{
+    log.LogError("{Message}", e.Message);
+    code = ExitCodes.ConditionsFailed;
+}
 catch (Exception e) when (e is ArgumentException or IOException or MLNet.NoisySeg.Data.SegmentationDataException or InvalidDataException)
 {
     log.LogError("{Message}", e.Message);
@@ -86,3 +92,10 @@ catch (Exception e)
 lifetime.StopApplication();
 await host.StopAsync();
 return code;
+
+/// <summary>Process exit codes of the runner.</summary>
+internal static class ExitCodes
+{
+    /// <summary>Training diverged (train), or some study conditions failed while the others finished (run).</summary>
+    public const int ConditionsFailed = 3;
+}

@@ -41,6 +41,13 @@ public static class ReportWriter
           .Append("**fixed** = 0.5 threshold / argmax. Structure corr. = Pearson correlation of corrupted vs clean density maps (box, h = ")
           .Append(options?.DensityBandwidth.ToString(CultureInfo.InvariantCulture) ?? "5").Append("), averaged over training images.\n\n");
         md.Append("## Results\n\n").Append(table).Append('\n');
+        var failures = new StudyResultStore(folder).Failures;
+        if (failures.Count > 0)
+        {
+            md.Append(CultureInfo.InvariantCulture, $"**{failures.Count} condition(s) failed** and are not in the table (listed in `failures.jsonl`; rerunning the same command retries them):\n\n");
+            foreach (var f in failures) md.Append(CultureInfo.InvariantCulture, $"- `{f.Key}` ({f.Error}): {f.Reason}\n");
+            md.Append('\n');
+        }
         md.Append(BudgetNote(results)).Append('\n');
         md.Append("## Plots\n\n");
         foreach (var ds in results.Select(r => r.Dataset).Distinct())

@@ -27,6 +27,8 @@ public sealed partial class Verbs(ILogger<Verbs> log)
         var progress = new LogProgress(log);
         var summary = new StudyRunner(options).Run(progress, ct);
         log.LogInformation("Trained {Ran} condition(s), skipped {Skipped} finished, in {Elapsed:0.0} s", summary.Ran, summary.Skipped, summary.Elapsed.TotalSeconds);
+        foreach (var f in summary.Failures)
+            log.LogError("Condition {Key} failed ({Error}): {Reason}", f.Key, f.Error, f.Reason);
         if (options.Shard.Count > 1)
         {
             log.LogInformation("Shard {Shard} done. When every shard has finished: merge --out {Out}", options.Shard, options.OutputFolder);
@@ -36,6 +38,11 @@ public sealed partial class Verbs(ILogger<Verbs> log)
         log.LogInformation("Report: {Report}", Path.GetFullPath(report));
         Console.WriteLine();
         Console.WriteLine(StudySummary.ToMarkdown(summary.Results));
+        if (summary.Failures.Count > 0)
+        {
+            log.LogError("{Count} condition(s) failed; the report lists them and a rerun retries them.", summary.Failures.Count);
+            return ExitCodes.ConditionsFailed;
+        }
         return 0;
     }
 

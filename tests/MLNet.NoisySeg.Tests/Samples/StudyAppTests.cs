@@ -61,6 +61,19 @@ public sealed class StudyAppTests
     }
 
     [TestMethod]
+    public void Train_WithADivergingLearningRate_ExitsWith3_AndSaysWhy_WithoutWritingAModel()
+    {
+        using var temp = TestPaths.NewTemp();
+        string model = Path.Combine(temp.Path, "model.zip");
+        var (code, output) = RunApp([.. $"train --data {Data.Value}/train --mask-encoding binary --foreground 255 --steps 20 --depth 2 --base-width 4 --learning-rate 1e12 --model {model}".Split(' ')]);
+        Assert.AreEqual(3, code, output);
+        StringAssert.Contains(output, "Training diverged at step");
+        StringAssert.Contains(output, "learning rate");
+        Assert.IsFalse(output.Contains("   at ", StringComparison.Ordinal), "one line, no stack trace: " + output);
+        Assert.IsFalse(File.Exists(model));
+    }
+
+    [TestMethod]
     public void Train_Evaluate_Predict_WorkOnAFolder()
     {
         using var temp = TestPaths.NewTemp();

@@ -85,6 +85,28 @@ public class StudyRunnerTests
     }
 
     [TestMethod]
+    public void DivergingConditions_AreRecordedWithTheReason_TheRunGoesOn_AndARerunRetriesThem()
+    {
+        var o = Options("diverge") with { LearningRate = 1e12, ConditionFilter = ["clean", "sampling(0.1)"] };
+        var s = new StudyRunner(o).Run();
+        Assert.AreEqual(0, s.Results.Count);
+        Assert.AreEqual(0, s.Ran);
+        // the first condition's failure did not stop the run: both were attempted and recorded
+        CollectionAssert.AreEqual(new[] { "nuclei|clean|seed=5", "nuclei|sampling(0.1)|seed=5" }, s.Failures.Select(f => f.Key).ToArray());
+        foreach (var f in s.Failures)
+        {
+            Assert.AreEqual(nameof(MLNet.NoisySeg.Training.TrainingDivergedException), f.Error);
+            StringAssert.Contains(f.Reason, "learning rate 1E+12");
+        }
+        var store = new StudyResultStore(o.OutputFolder);
+        Assert.AreEqual(2, store.Failures.Count);
+        Assert.IsFalse(store.Contains(s.Failures[0].Key), "a failed condition is not finished");
+        var again = new StudyRunner(o).Run();
+        Assert.AreEqual(0, again.Skipped, "a rerun retries failed conditions");
+        Assert.AreEqual(2, again.Failures.Count);
+    }
+
+    [TestMethod]
     public void KilledRun_Resumes_WithoutLossOrDuplicates_AndSameTable()
     {
         var o = Options("resume");

@@ -370,7 +370,7 @@ public static class NoiseAwareDecoding
     /// <param name="outputs">Per training image, the foreground probability map (K = 1).</param>
     /// <param name="knownNoise">The 2x2 noise matrix when known (simulated noise), any determinant; null when unknown.</param>
     /// <param name="noisyForegroundShare">Share of foreground pixels in the noisy training labels (ignored pixels excluded, see
-    /// <see cref="LabelFreeDecoder.ForegroundShare"/>); null to use the mean output.</param>
+    /// <see cref="LabelFreeDecoder.ForegroundShare"/>); null or NaN to use the mean output.</param>
     /// <param name="options">Options; null for the defaults.</param>
     /// <exception cref="ArgumentException">No output, non-finite outputs, <paramref name="knownNoise"/> not 2x2, or the share outside [0, 1].</exception>
     public static DecodingDecision ChooseBinaryRule(IReadOnlyList<float[]> outputs, NoiseTransitionMatrix? knownNoise = null,
@@ -381,6 +381,7 @@ public static class NoiseAwareDecoding
         options.Validate();
         if (knownNoise is not null && knownNoise.ClassCount != 2)
             throw new ArgumentException($"knownNoise must be a binary (2x2) matrix; got {knownNoise.ClassCount}x{knownNoise.ClassCount}.", nameof(knownNoise));
+        if (noisyForegroundShare is double nan && double.IsNaN(nan)) noisyForegroundShare = null; // ForegroundShare of all-ignored masks
         if (noisyForegroundShare is double share0 && !(share0 >= 0 && share0 <= 1))
             throw new ArgumentException($"noisyForegroundShare must be in [0, 1]; got {share0}.", nameof(noisyForegroundShare));
 
@@ -470,7 +471,7 @@ public static class NoiseAwareDecoding
     /// <param name="outputs">Per training image: binary, the foreground map; multi-class, planar [K, H, W] softmax outputs.</param>
     /// <param name="classCount">Number of classes, 2 to 255.</param>
     /// <param name="knownNoise">Q when known (simulated noise), any determinant; null when unknown.</param>
-    /// <param name="noisyForegroundShare">Binary only: foreground share of the noisy training labels; null to use the mean output.</param>
+    /// <param name="noisyForegroundShare">Binary only: foreground share of the noisy training labels; null or NaN to use the mean output.</param>
     /// <param name="options">Options; null for the defaults.</param>
     /// <exception cref="ArgumentException"><paramref name="knownNoise"/> does not have <paramref name="classCount"/> classes, or the outputs are invalid.</exception>
     public static DecodingDecision Plan(IReadOnlyList<float[]> outputs, int classCount, NoiseTransitionMatrix? knownNoise = null,

@@ -534,6 +534,10 @@ public sealed class NoiseAwareDecodingTests
         Assert.AreEqual("classCount", Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => NoiseAwareDecoding.Plan(probs, 1)).ParamName);
         Assert.AreEqual("knownNoise", Assert.ThrowsExactly<ArgumentException>(() => NoiseAwareDecoding.ChooseBinaryRule(probs, ClassSampling01)).ParamName);
         Assert.AreEqual("noisyForegroundShare", Assert.ThrowsExactly<ArgumentException>(() => NoiseAwareDecoding.ChooseBinaryRule(probs, sampling, 2)).ParamName);
+        var unknownShare = NoiseAwareDecoding.ChooseBinaryRule(probs, sampling);
+        var nanShare = NoiseAwareDecoding.ChooseBinaryRule(probs, sampling, double.NaN); // ForegroundShare of all-ignored masks
+        Assert.AreEqual(unknownShare.Rule, nanShare.Rule);
+        Assert.AreEqual(unknownShare.Reason, nanShare.Reason);
         Assert.AreEqual("source", Assert.ThrowsExactly<ArgumentException>(() => NoiseAwareDecoding.ChooseRule(sampling, NoiseMatrixSource.None)).ParamName);
 
         foreach (var (options, name) in new (NoiseAwareDecodingOptions, string)[]

@@ -15,7 +15,8 @@ public enum DecodingRuleKind
     /// <summary>The class with the largest probability (binary: foreground where p &gt; 0.5).</summary>
     Argmax,
 
-    /// <summary>Correct the posteriors with the inverse noise matrix, then argmax.</summary>
+    /// <summary>Correct the posteriors with the inverse noise matrix (exact, or Tikhonov-regularised when
+    /// <see cref="DecodingRule.Regularization"/> &gt; 0), then argmax.</summary>
     InverseNtm,
 }
 
@@ -32,7 +33,8 @@ public enum DecodingRuleKind
 /// which then read plane 1 as the foreground).
 /// </para>
 /// <para>String forms: <c>threshold(0.5)</c>, <c>threshold(0.1, inverted)</c>, <c>argmax</c>,
-/// <c>inverse-ntm([[0.9, 0.1], [0.2, 0.8]])</c> (rows = true classes).</para>
+/// <c>inverse-ntm([[0.9, 0.1], [0.2, 0.8]])</c> (rows = true classes),
+/// <c>inverse-ntm([[0.9, 0.1], [0.2, 0.8]], tikhonov=0.0025)</c>.</para>
 /// <para>
 /// Inverse-NTM math (method.md sections 3 and 5): with Q[j, m] = P(noisy = m | true = j), a network
 /// trained on noisy labels estimates the noisy posterior p_noisy = Qᵀ p_clean. The clean posterior is
@@ -40,18 +42,36 @@ public enum DecodingRuleKind
 /// mask is its argmax. For K = 1 with a 2x2 Q the noisy posterior is (1 - p, p). Ties in every argmax go
 /// to the lowest class index.
 /// </para>
+/// <para>
+/// When Q is class sampling to a background class b (row b = e_b; every other row j keeps j with a rate
+/// s_j &gt; 0 and otherwise goes to b), the exact inverse is evaluated in closed form, O(C) per pixel:
+/// p_clean(j) = p_noisy(j) / s_j for j ≠ b and p_clean(b) = p_noisy(b) - Σ_{j≠b} (1 - s_j) / s_j · p_noisy(j).
+/// This is the same rule as the general inverse (which this Q has, with det = Π s_j, however small).
+/// </para>
+/// <para>
+/// Tikhonov-regularised inverse (<see cref="InverseNtm(NoiseTransitionMatrix, double)"/> with λ &gt; 0): the
+/// corrected posterior is argmin_x ‖Qᵀx - p_noisy‖² + λ‖x‖² = (Q Qᵀ + λI)⁻¹ Q p_noisy, computed once through the
+/// SVD Q = U S Vᵀ as U diag(σ / (σ² + λ)) Vᵀ; no singular direction is amplified more than 1 / (2 sqrt(λ)).
+/// It also exists for a singular Q. Negative components are clipped and the argmax taken as above.
+/// <see cref="NoiseAwareDecoding"/> decides when to use which.
+/// </para>
 /// </remarks>
 [JsonConverter(typeof(DecodingRuleJsonConverter))]
 public sealed record DecodingRule
 {
-    private double[]? _inverseTranspose;
+    // Inverse-NTM state, built once: the row-major correction matrix (exact (Qᵀ)⁻¹ or Tikhonov), or the
+    // background class and keep rates of the class-sampling closed form (then _correction stays null).
+    private double[]? _correction;
+    private int _backgroundClass = -1;
+    private double[]? _keepRates;
 
-    private DecodingRule(DecodingRuleKind kind, double threshold, bool inverted, NoiseTransitionMatrix? noiseMatrix)
+    private DecodingRule(DecodingRuleKind kind, double threshold, bool inverted, NoiseTransitionMatrix? noiseMatrix, double regularization = double.NaN)
     {
         Kind = kind;
         Threshold = threshold;
         Inverted = inverted;
         NoiseMatrix = noiseMatrix;
+        Regularization = regularization;
     }
 
     /// <summary>The kind of rule.</summary>
@@ -69,6 +89,15 @@ public sealed record DecodingRule
     /// <summary>Q for <see cref="DecodingRuleKind.InverseNtm"/>; null otherwise.</summary>
     public NoiseTransitionMatrix? NoiseMatrix { get; }
 
+    /// <summary>
+    /// The Tikhonov parameter λ of an <see cref="DecodingRuleKind.InverseNtm"/> rule: 0 for the exact inverse,
+    /// &gt; 0 for the regularised one; NaN for the other kinds.
+    /// </summary>
+    public double Regularization { get; }
+
+    /// <summary>True when this exact inverse-NTM rule runs the closed form of class sampling to a background class.</summary>
+    internal bool UsesClosedForm => _backgroundClass >= 0;
+
     /// <summary>The naive rule: foreground where p &gt; 0.5.</summary>
     public static DecodingRule FixedThreshold { get; } = new(DecodingRuleKind.Threshold, 0.5, false, null);
 
@@ -85,14 +114,39 @@ public sealed record DecodingRule
         return new(DecodingRuleKind.Threshold, threshold, inverted, null);
     }
 
-    /// <summary>The inverse-NTM correction followed by argmax.</summary>
+    /// <summary>The exact inverse-NTM correction followed by argmax (closed form for class sampling to a background class).</summary>
     /// <param name="noiseMatrix">Q, known (simulated noise) or estimated (<see cref="LabelFreeDecoder.EstimateLevels"/>).</param>
     /// <exception cref="InvalidOperationException">Q is singular.</exception>
-    public static DecodingRule InverseNtm(NoiseTransitionMatrix noiseMatrix)
+    /// <remarks>Whether the exact inverse is the right rule for a given Q is decided by
+    /// <see cref="NoiseAwareDecoding.ChooseRule(NoiseTransitionMatrix, NoiseMatrixSource, NoiseAwareDecodingOptions?)"/>.</remarks>
+    public static DecodingRule InverseNtm(NoiseTransitionMatrix noiseMatrix) => InverseNtm(noiseMatrix, 0);
+
+    /// <summary>The inverse-NTM correction, exact (λ = 0) or Tikhonov-regularised (λ &gt; 0), followed by argmax.</summary>
+    /// <param name="noiseMatrix">Q, known (simulated noise) or estimated (<see cref="LabelFreeDecoder.EstimateLevels"/>).</param>
+    /// <param name="regularization">Tikhonov λ ≥ 0 (finite). Q is stochastic, so its largest singular value is at least 1 and
+    /// λ is on the scale of σ²: λ = 0.0025 caps every singular direction's gain at 10.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="regularization"/> is negative or not finite.</exception>
+    /// <exception cref="InvalidOperationException"><paramref name="regularization"/> is 0 and Q is singular.</exception>
+    public static DecodingRule InverseNtm(NoiseTransitionMatrix noiseMatrix, double regularization)
     {
         ArgumentNullException.ThrowIfNull(noiseMatrix);
-        var rule = new DecodingRule(DecodingRuleKind.InverseNtm, double.NaN, false, noiseMatrix);
-        rule._inverseTranspose = LinearAlgebra.InverseTranspose(noiseMatrix);
+        if (!double.IsFinite(regularization) || regularization < 0)
+            throw new ArgumentOutOfRangeException(nameof(regularization), regularization, "regularization must be a finite number ≥ 0.");
+        var rule = new DecodingRule(DecodingRuleKind.InverseNtm, double.NaN, false, noiseMatrix, regularization);
+        if (regularization > 0)
+        {
+            rule._correction = LinearAlgebra.TikhonovCorrection(
+                LinearAlgebra.SingularValueDecomposition(LinearAlgebra.ToRowMajor(noiseMatrix), noiseMatrix.ClassCount), regularization);
+        }
+        else if (NoiseAwareDecoding.TryGetBackgroundSampling(noiseMatrix, out int background, out double[] rates))
+        {
+            rule._backgroundClass = background;
+            rule._keepRates = rates;
+        }
+        else
+        {
+            rule._correction = LinearAlgebra.InverseTranspose(noiseMatrix);
+        }
         return rule;
     }
 
@@ -163,20 +217,38 @@ public sealed record DecodingRule
         int c = q.ClassCount;
         if (!(k == c || (k == 1 && c == 2)))
             throw new ArgumentException($"The {c}x{c} noise matrix needs classCount = {c}{(c == 2 ? " or 1" : "")}; got {k}.", "classCount");
-        double[] m = _inverseTranspose ??= LinearAlgebra.InverseTranspose(q);
         int n = mask.Length;
         Span<double> noisy = c <= 64 ? stackalloc double[c] : new double[c];
+        int b = _backgroundClass;
+        double[]? m = _correction;
+        double[]? rates = _keepRates;
         for (int i = 0; i < n; i++)
         {
             if (k == 1) { noisy[1] = p[i]; noisy[0] = 1.0 - p[i]; }
             else for (int j = 0; j < c; j++) noisy[j] = p[j * n + i];
             int arg = 0; double best = double.NegativeInfinity;
-            for (int j = 0; j < c; j++)
+            if (b >= 0)
             {
-                double v = 0;
-                for (int l = 0; l < c; l++) v += m[j * c + l] * noisy[l];
-                if (v < 0) v = 0;
-                if (v > best) { best = v; arg = j; }
+                // Closed form of class sampling to background b.
+                double vb = noisy[b];
+                for (int j = 0; j < c; j++)
+                    if (j != b) vb -= (1 - rates![j]) / rates[j] * noisy[j];
+                for (int j = 0; j < c; j++)
+                {
+                    double v = j == b ? vb : noisy[j] / rates![j];
+                    if (v < 0) v = 0;
+                    if (v > best) { best = v; arg = j; }
+                }
+            }
+            else
+            {
+                for (int j = 0; j < c; j++)
+                {
+                    double v = 0;
+                    for (int l = 0; l < c; l++) v += m![j * c + l] * noisy[l];
+                    if (v < 0) v = 0;
+                    if (v > best) { best = v; arg = j; }
+                }
             }
             mask[i] = (byte)arg;
         }
@@ -206,12 +278,15 @@ public sealed record DecodingRule
                     }
                     sb.Append(']');
                 }
-                return sb.Append("])").ToString();
+                sb.Append(']');
+                if (Regularization > 0) sb.Append(", tikhonov=").Append(Regularization.ToString("R", ci));
+                return sb.Append(')').ToString();
         }
     }
 
     /// <summary>Reads the form written by <see cref="ToString"/> (case and spaces do not matter).</summary>
-    /// <param name="text">e.g. <c>threshold(0.5)</c>, <c>argmax</c>, <c>inverse-ntm([[1, 0], [0, 1]])</c>.</param>
+    /// <param name="text">e.g. <c>threshold(0.5)</c>, <c>argmax</c>, <c>inverse-ntm([[1, 0], [0, 1]])</c>,
+    /// <c>inverse-ntm([[1, 0], [0, 1]], tikhonov=0.01)</c>.</param>
     /// <exception cref="FormatException">Not a rule.</exception>
     public static DecodingRule Parse(string text)
     {
@@ -248,9 +323,18 @@ public sealed record DecodingRule
             rule = AtThreshold(t, inverted);
             return true;
         }
-        if (s.StartsWith("inverse-ntm([[", StringComparison.Ordinal) && s.EndsWith("]])", StringComparison.Ordinal))
+        if (s.StartsWith("inverse-ntm([[", StringComparison.Ordinal) && s.EndsWith(')') && s.LastIndexOf("]]", StringComparison.Ordinal) is int close and > 0)
         {
-            string body = s["inverse-ntm([[".Length..^"]])".Length];
+            string body = s["inverse-ntm([[".Length..close];
+            string tail = s[(close + 2)..^1];
+            double lambda = 0;
+            if (tail.Length > 0)
+            {
+                const string key = ",tikhonov=";
+                if (!tail.StartsWith(key, StringComparison.Ordinal)
+                    || !double.TryParse(tail[key.Length..], NumberStyles.Float, ci, out lambda) || !double.IsFinite(lambda) || lambda < 0)
+                { error = "expected inverse-ntm([[...]]) or inverse-ntm([[...]], tikhonov=λ) with a finite λ ≥ 0"; return false; }
+            }
             string[] rows = body.Split("],[");
             int c = rows.Length;
             var q = new double[c, c];
@@ -261,7 +345,7 @@ public sealed record DecodingRule
                 for (int m = 0; m < c; m++)
                     if (!double.TryParse(cells[m], NumberStyles.Float, ci, out q[j, m])) { error = $"'{cells[m]}' is not a number"; return false; }
             }
-            try { rule = InverseNtm(new NoiseTransitionMatrix(q)); }
+            try { rule = InverseNtm(new NoiseTransitionMatrix(q), lambda); }
             catch (Exception e) when (e is ArgumentException or InvalidOperationException) { error = e.Message; return false; }
             return true;
         }
@@ -269,13 +353,13 @@ public sealed record DecodingRule
         return false;
     }
 
-    /// <summary>Rules are equal when kind, threshold, orientation and every entry of Q are equal.</summary>
+    /// <summary>Rules are equal when kind, threshold, orientation, regularisation and every entry of Q are equal.</summary>
     /// <param name="other">The other rule.</param>
     public bool Equals(DecodingRule? other)
     {
         if (other is null) return false;
         if (ReferenceEquals(this, other)) return true;
-        if (Kind != other.Kind || Inverted != other.Inverted || !Threshold.Equals(other.Threshold)) return false;
+        if (Kind != other.Kind || Inverted != other.Inverted || !Threshold.Equals(other.Threshold) || !Regularization.Equals(other.Regularization)) return false;
         if (NoiseMatrix is null || other.NoiseMatrix is null) return NoiseMatrix is null && other.NoiseMatrix is null;
         if (NoiseMatrix.ClassCount != other.NoiseMatrix.ClassCount) return false;
         for (int j = 0; j < NoiseMatrix.ClassCount; j++)
@@ -288,7 +372,7 @@ public sealed record DecodingRule
     public override int GetHashCode()
     {
         var h = new HashCode();
-        h.Add(Kind); h.Add(Threshold); h.Add(Inverted);
+        h.Add(Kind); h.Add(Threshold); h.Add(Inverted); h.Add(Regularization);
         if (NoiseMatrix is not null)
             for (int j = 0; j < NoiseMatrix.ClassCount; j++)
                 for (int m = 0; m < NoiseMatrix.ClassCount; m++)

@@ -37,7 +37,11 @@ public sealed record BinaryLevelEstimate(double Threshold, bool Inverted, double
     /// </summary>
     public bool AreLevelsSeparated => MixtureSeparation >= LabelFreeDecoder.MinimumMixtureSeparation;
 
-    /// <summary>The rule that decodes with this estimate.</summary>
+    /// <summary>Mean of all outputs. With BCE the network fits this first; it estimates the noisy labels' foreground share.</summary>
+    public double MeanOutput => LowFraction >= 1 || double.IsNaN(HighLevel) ? LowLevel : LowFraction * LowLevel + (1 - LowFraction) * HighLevel;
+
+    /// <summary>The rule that decodes with this estimate (Otsu's threshold, oriented). When the levels may not separate, prefer
+    /// <see cref="NoiseAwareDecoding.ChooseBinaryRule"/>, which says so and uses the noise matrix instead.</summary>
     public DecodingRule ToRule() => DecodingRule.AtThreshold(Threshold, Inverted);
 }
 
@@ -51,7 +55,8 @@ public sealed record BinaryLevelEstimate(double Threshold, bool Inverted, double
 /// <param name="Iterations">k-means iterations run.</param>
 public sealed record MulticlassLevelEstimate(NoiseTransitionMatrix Levels, IReadOnlyList<double> ClassFractions, double Determinant, int Iterations)
 {
-    /// <summary>The inverse-NTM rule with <see cref="Levels"/> as Q.</summary>
+    /// <summary>The exact inverse-NTM rule with <see cref="Levels"/> as Q. Unconditional; <see cref="NoiseAwareDecoding.ChooseRule(MulticlassLevelEstimate, NoiseAwareDecodingOptions?)"/>
+    /// decides between argmax, the exact and the regularised inverse.</summary>
     /// <exception cref="InvalidOperationException">The levels matrix is singular.</exception>
     public DecodingRule ToRule() => DecodingRule.InverseNtm(Levels);
 }
@@ -71,7 +76,9 @@ public sealed record MulticlassLevelEstimate(NoiseTransitionMatrix Levels, IRead
 /// argmax group, empty groups filled farthest-point first; deterministic), and clusters are matched to
 /// classes by the assignment that maximises the trace (each true class keeps its own label more often
 /// than any other class's cluster does; exhaustive up to 8 classes, greedy above). Decode with
-/// <see cref="DecodingRule.InverseNtm"/>.</para>
+/// <see cref="DecodingRule.InverseNtm(NoiseTransitionMatrix)"/>.</para>
+/// <para>These are the estimators; <see cref="NoiseAwareDecoding"/> decides which rule to decode with (argmax, exact or regularised
+/// inverse, Otsu or prior-matched threshold) and says why.</para>
 /// </remarks>
 public static class LabelFreeDecoder
 {
@@ -126,6 +133,105 @@ public static class LabelFreeDecoder
         if (Math.Abs(det) < 1e-12)
             throw new InvalidOperationException("knownNoise is singular (det(Q) = 1 - f - b = 0): the noisy labels carry no structure, so no decoding orientation exists.");
         return det < 0;
+    }
+
+    /// <summary>
+    /// The clean foreground share implied by a noisy one under a binary Q = [[1-b, b], [f, 1-f]]: the noisy share is
+    /// π_n = π (1 - f) + (1 - π) b, so π = (π_n - b) / (1 - f - b), clamped to [0, 1]. Sampling(s): π_n / s.
+    /// </summary>
+    /// <param name="noisyShare">Foreground share of the noisy labels (or the mean output of a network trained on them), in [0, 1].</param>
+    /// <param name="noiseMatrix">The 2x2 noise matrix.</param>
+    /// <returns>The clean share; NaN when Q is singular (f + b = 1: the noisy share says nothing about the clean one).</returns>
+    /// <exception cref="ArgumentException"><paramref name="noiseMatrix"/> is not 2x2, or the share is outside [0, 1].</exception>
+    public static double ImpliedForegroundShare(double noisyShare, NoiseTransitionMatrix noiseMatrix)
+    {
+        ArgumentNullException.ThrowIfNull(noiseMatrix);
+        if (noiseMatrix.ClassCount != 2)
+            throw new ArgumentException($"noiseMatrix must be a binary (2x2) matrix; got {noiseMatrix.ClassCount}x{noiseMatrix.ClassCount}.", nameof(noiseMatrix));
+        if (!(noisyShare >= 0 && noisyShare <= 1))
+            throw new ArgumentException($"noisyShare must be in [0, 1]; got {noisyShare}.", nameof(noisyShare));
+        double b = noiseMatrix[0, 1], gap = noiseMatrix[1, 1] - noiseMatrix[0, 1];
+        if (Math.Abs(gap) < 1e-12) return double.NaN;
+        return Math.Clamp((noisyShare - b) / gap, 0, 1);
+    }
+
+    /// <summary>Share of foreground (value 1) pixels among the non-ignored pixels of binary masks; NaN when every pixel is ignored.</summary>
+    /// <param name="masks">Binary masks (0 = background, 1 = foreground, <paramref name="ignoreIndex"/> = not counted).</param>
+    /// <param name="ignoreIndex">Value left out (default 255).</param>
+    /// <exception cref="ArgumentException">A mask is null.</exception>
+    public static double ForegroundShare(IEnumerable<byte[]> masks, byte ignoreIndex = MaskConventions.IgnoreIndex)
+    {
+        ArgumentNullException.ThrowIfNull(masks);
+        long fg = 0, counted = 0;
+        foreach (var m in masks)
+        {
+            if (m is null) throw new ArgumentException("A mask is null.", nameof(masks));
+            foreach (byte v in m)
+            {
+                if (v == ignoreIndex) continue;
+                counted++;
+                if (v == MaskConventions.Foreground) fg++;
+            }
+        }
+        return counted == 0 ? double.NaN : (double)fg / counted;
+    }
+
+    /// <summary>
+    /// The prior-matched threshold: the quantile of the outputs at which the rule <c>threshold(t)</c> (or <c>threshold(t, inverted)</c>)
+    /// marks <paramref name="foregroundShare"/> of the pixels as foreground. Uses only the ranking of the outputs, so it works
+    /// where the two output levels blur into one mode. Two histogram passes (65536 bins, then 65536 within the quantile's bin);
+    /// the share is met to within the pixels in one fine bin (ties cannot be split).
+    /// </summary>
+    /// <param name="outputs">Per image, the foreground probability map (K = 1).</param>
+    /// <param name="foregroundShare">Target share, in [0, 1].</param>
+    /// <param name="inverted">Foreground is p &lt; t instead of p &gt; t.</param>
+    /// <exception cref="ArgumentException">No value, a null or non-finite output, or the share outside [0, 1].</exception>
+    public static double ThresholdAtForegroundShare(IReadOnlyList<float[]> outputs, double foregroundShare, bool inverted = false)
+    {
+        ArgumentNullException.ThrowIfNull(outputs);
+        if (!(foregroundShare >= 0 && foregroundShare <= 1))
+            throw new ArgumentException($"foregroundShare must be in [0, 1]; got {foregroundShare}.", nameof(foregroundShare));
+        double min = double.PositiveInfinity, max = double.NegativeInfinity;
+        long total = 0;
+        for (int i = 0; i < outputs.Count; i++)
+        {
+            var o = outputs[i] ?? throw new ArgumentException($"outputs[{i}] is null.", nameof(outputs));
+            Otsu.MinMax(o, ref min, ref max, nameof(outputs));
+            total += o.Length;
+        }
+        if (total == 0) throw new ArgumentException("outputs holds no value.", nameof(outputs));
+        // r = how many of the smallest values fall on the low side of t: background when not inverted, foreground when inverted.
+        long foreground = (long)Math.Round(foregroundShare * total);
+        long r = inverted ? foreground : total - foreground;
+        if (r <= 0) return inverted ? min : min - Math.Max(1e-6, 1e-6 * Math.Abs(min));
+        if (r >= total) return inverted ? max + Math.Max(1e-6, 1e-6 * Math.Abs(max)) : max;
+        const int bins = 1 << 16;
+        double lo = min, hi = max;
+        for (int pass = 0; pass < 2 && hi > lo; pass++)
+        {
+            var hist = new long[bins];
+            long below = 0;
+            double scale = bins / (hi - lo);
+            foreach (var o in outputs)
+                foreach (float v in o)
+                {
+                    if (v < lo) { below++; continue; }
+                    if (v > hi) continue;
+                    int b = (int)((v - lo) * scale);
+                    hist[Math.Min(b, bins - 1)]++;
+                }
+            long cum = below;
+            int k = 0;
+            while (k < bins - 1 && cum + hist[k] <= r) { cum += hist[k]; k++; }
+            double width = (hi - lo) / bins;
+            double newLo = lo + k * width;
+            hi = Math.Min(hi, lo + (k + 1) * width);
+            lo = newLo;
+            if (cum == r) break; // the r smallest values lie exactly below this bin edge
+        }
+        // About r values lie below lo and the r-th smallest lies in [lo, lo + fine bin). Non-inverted, p > lo leaves them (and any
+        // values equal to lo) as background; inverted, p < lo marks them as foreground.
+        return lo;
     }
 
     /// <summary>
@@ -301,7 +407,7 @@ public static class LabelFreeDecoder
 
     /// <summary>
     /// Corrects one pixel's noisy posterior with the inverse NTM: p_clean ∝ max(0, solve(Qᵀ, p_noisy)),
-    /// normalised to sum 1 (all zeros stay zeros). For whole maps use <see cref="DecodingRule.InverseNtm"/>, which
+    /// normalised to sum 1 (all zeros stay zeros). For whole maps use <see cref="DecodingRule.InverseNtm(NoiseTransitionMatrix)"/>, which
     /// inverts Q once.
     /// </summary>
     /// <param name="noisyPosterior">The network's output for one pixel (length C).</param>

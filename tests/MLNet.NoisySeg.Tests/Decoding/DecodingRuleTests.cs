@@ -17,6 +17,8 @@ public sealed class DecodingRuleTests
             "inverse-ntm([[0.7, 0.2, 0.1], [0.45, 0.4, 0.15], [0.1, 0.2, 0.7]])" },
         new object[] { DecodingRule.InverseNtm(NoiseTransitionMatrix.BinaryFlip(0.1 / 3, 0.9)),
             "inverse-ntm([[0.09999999999999998, 0.9], [0.03333333333333333, 0.9666666666666667]])" },
+        new object[] { DecodingRule.InverseNtm(NoiseTransitionMatrix.BinaryFlip(0.1, 0.2), 0.0025),
+            "inverse-ntm([[0.8, 0.2], [0.1, 0.9]], tikhonov=0.0025)" },
     };
 
     [TestMethod]
@@ -39,7 +41,9 @@ public sealed class DecodingRuleTests
         Assert.AreEqual(DecodingRule.AtThreshold(0.25, true), DecodingRule.Parse("  Threshold( 0.25 ,Inverted ) "));
         Assert.AreEqual(DecodingRule.Argmax, DecodingRule.Parse("ARGMAX"));
         foreach (var bad in new[] { "", "median", "threshold()", "threshold(x)", "threshold(0.5, upside)", "threshold(NaN)",
-                     "inverse-ntm([[1, 0], [0]])", "inverse-ntm([[0.5, 0.5], [0.5, 0.5]])", "inverse-ntm([[2, -1], [0, 1]])" })
+                     "inverse-ntm([[1, 0], [0]])", "inverse-ntm([[0.5, 0.5], [0.5, 0.5]])", "inverse-ntm([[2, -1], [0, 1]])",
+                     "inverse-ntm([[1, 0], [0, 1]], tikhonov=-1)", "inverse-ntm([[1, 0], [0, 1]], tikhonov=x)", "inverse-ntm([[1, 0], [0, 1]], ridge=1)",
+                     "inverse-ntm([[1, 0], [0, 1]], tikhonov=Infinity)", "inverse-ntm([[1, 0], [0, 1]],)" })
         {
             Assert.ThrowsExactly<FormatException>(() => DecodingRule.Parse(bad), bad);
             Assert.IsFalse(DecodingRule.TryParse(bad, out _), bad);
@@ -55,6 +59,27 @@ public sealed class DecodingRuleTests
         Assert.AreEqual(DecodingRule.FixedThreshold, DecodingRule.AtThreshold(0.5));
         Assert.AreNotEqual(DecodingRule.InverseNtm(NoiseTransitionMatrix.BinaryFlip(0.1, 0.2)), DecodingRule.InverseNtm(NoiseTransitionMatrix.BinaryFlip(0.1, 0.3)));
         Assert.AreEqual(DecodingRule.InverseNtm(NoiseTransitionMatrix.BinaryFlip(0.1, 0.2)), DecodingRule.InverseNtm(NoiseTransitionMatrix.BinaryFlip(0.1, 0.2)));
+        var q = NoiseTransitionMatrix.BinaryFlip(0.1, 0.2);
+        Assert.AreEqual(DecodingRule.InverseNtm(q), DecodingRule.InverseNtm(q, 0));
+        Assert.AreNotEqual(DecodingRule.InverseNtm(q), DecodingRule.InverseNtm(q, 0.01));
+        Assert.AreNotEqual(DecodingRule.InverseNtm(q, 0.02), DecodingRule.InverseNtm(q, 0.01));
+        Assert.AreEqual(0.0, DecodingRule.InverseNtm(q).Regularization);
+        Assert.IsTrue(double.IsNaN(DecodingRule.Argmax.Regularization));
+    }
+
+    [TestMethod]
+    public void Tikhonov_ExistsForSingularQ_AndRejectsBadLambdas()
+    {
+        var singular = new NoiseTransitionMatrix(new double[,] { { 0.5, 0.5, 0 }, { 0.5, 0.5, 0 }, { 0, 0, 1 } });
+        var rule = DecodingRule.InverseNtm(singular, 0.01);
+        Assert.AreEqual(rule, DecodingRule.Parse(rule.ToString()));
+        // Class 2 stays recoverable; the merged pair ties and goes to the lower index.
+        var mask = new byte[2];
+        rule.Decode(new[] { 0.5f, 0.1f, /* c1 */ 0.5f, 0.1f, /* c2 */ 0f, 0.8f }, 3, mask);
+        CollectionAssert.AreEqual(new byte[] { 0, 2 }, mask);
+        foreach (double bad in new[] { -1e-3, double.NaN, double.PositiveInfinity })
+            Assert.AreEqual("regularization", Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => DecodingRule.InverseNtm(singular, bad)).ParamName);
+        Assert.ThrowsExactly<InvalidOperationException>(() => DecodingRule.InverseNtm(singular, 0));
     }
 
     [TestMethod]

@@ -69,8 +69,7 @@ public sealed class SegmentationTrainerTests
         Assert.AreEqual(90, reports[^1].TotalSteps);
         Assert.IsTrue(reports[^1].Loss < reports[0].Loss * 0.5, "loss must drop");
         // measured: Dice 0.971 after 90 steps in 12.4 s (2 threads); brief floor 0.85, asserted with margin below the measurement
-        Assert.IsTrue(dice >= 0.90, $"Dice {dice:F4}");
-        Assert.IsTrue(trainSeconds < 40, $"took {trainSeconds:F1} s");
+        Assert.IsTrue(dice >= 0.90, $"Dice {dice:F4}"); // speed is a benchmark's business (docs/benchmarks.md), not a unit test's
     }
 
     [TestMethod]

@@ -152,6 +152,13 @@ internal static class PngSampleDecoder
             int filter = line[0];
             Unfilter(filter, line, prev, bpp, rowBytes, path, y0 + r * dy);
             long rowStart = (long)(y0 + r * dy) * w;
+            if (dx == 1 && depth == 8 && (header.ColorType is 0 or 2))
+            {
+                // Non-interlaced 8-bit gray or RGB: the row is the output as is.
+                line.AsSpan(1, rowBytes).CopyTo(narrow!.AsSpan((int)(rowStart * outChannels), rowBytes));
+                (line, prev) = (prev, line);
+                continue;
+            }
             for (int c = 0; c < pw; c++)
             {
                 long o = (rowStart + x0 + (long)c * dx) * outChannels;

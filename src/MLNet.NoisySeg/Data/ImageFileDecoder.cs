@@ -109,8 +109,6 @@ internal static class ImageFileDecoder
         SKEncodedImageFormat.Png => ImageFormat.Png,
         SKEncodedImageFormat.Jpeg => ImageFormat.Jpeg,
         SKEncodedImageFormat.Bmp => ImageFormat.Bmp,
-        SKEncodedImageFormat.Gif => ImageFormat.Gif,
-        SKEncodedImageFormat.Webp => ImageFormat.WebP,
         _ => null,
     };
 

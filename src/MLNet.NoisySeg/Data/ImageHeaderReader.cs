@@ -12,10 +12,6 @@ internal enum ImageFormat
     Jpeg,
     /// <summary>Windows/OS2 bitmap.</summary>
     Bmp,
-    /// <summary>GIF 87a/89a (first frame).</summary>
-    Gif,
-    /// <summary>WebP (lossy, lossless or extended).</summary>
-    WebP,
 }
 
 /// <summary>
@@ -33,10 +29,13 @@ internal readonly record struct ImageHeader(ImageFormat Format, int Width, int H
 }
 
 /// <summary>
-/// Parses and validates image headers (PNG IHDR, JPEG SOF, BMP info header, GIF logical screen, WebP VP8/VP8L/VP8X)
-/// in managed code, so that a hostile or corrupt header is refused with a <see cref="SegmentationDataException"/>
-/// in microseconds instead of reaching SkiaSharp's native decoders or a huge allocation. Every read is bounds-checked;
-/// every size computation is done in 64 bits.
+/// Parses and validates image headers (PNG IHDR, JPEG SOF, BMP info header) in managed code, so that a hostile or
+/// corrupt header is refused with a <see cref="SegmentationDataException"/> in microseconds instead of reaching
+/// SkiaSharp's native decoders or a huge allocation. Every read is bounds-checked; every size computation is done in
+/// 64 bits. Besides the pixel limit, a file must be large enough to hold the image it declares, where the format
+/// allows a bound: PNG (deflate expands at most 1032:1), Huffman-coded JPEG (at least one bit per 8x8 block) and
+/// uncompressed BMP (rows stored in full). Other formats SkiaSharp could decode (GIF, WebP, ICO, WBMP, HEIF, ...)
+/// are refused: a few bytes of them can legitimately describe an image of any size.
 /// </summary>
 internal static class ImageHeaderReader
 {
@@ -63,7 +62,7 @@ internal static class ImageHeaderReader
     public static ImageHeader Read(ReadOnlySpan<byte> file, string path, long maxPixels)
     {
         if (file.Length == 0)
-            throw new SegmentationDataException(path, "is empty (0 bytes); expected a PNG, JPEG, BMP, GIF or WebP image.");
+            throw new SegmentationDataException(path, "is empty (0 bytes); expected a PNG, JPEG or BMP image.");
         ImageHeader h;
         if (file.Length >= 4 && file[..4].SequenceEqual(PngSignature.AsSpan(0, 4)))
             h = ReadPng(file, path);
@@ -71,14 +70,10 @@ internal static class ImageHeaderReader
             h = ReadJpeg(file, path);
         else if (file.Length >= 2 && file[0] == (byte)'B' && file[1] == (byte)'M')
             h = ReadBmp(file, path);
-        else if (file.Length >= 6 && (file[..6].SequenceEqual("GIF87a"u8) || file[..6].SequenceEqual("GIF89a"u8)))
-            h = ReadGif(file, path);
-        else if (file.Length >= 12 && file[..4].SequenceEqual("RIFF"u8) && file.Slice(8, 4).SequenceEqual("WEBP"u8))
-            h = ReadWebP(file, path);
-        else if (file.Length >= 4 && (file[..4].SequenceEqual("II*\0"u8) || file[..4].SequenceEqual("MM\0*"u8)))
-            throw new SegmentationDataException(path, "is a TIFF file; the loader decodes PNG, JPEG, BMP, GIF and WebP only.");
+        else if (KnownUnsupported(file) is string format)
+            throw new SegmentationDataException(path, $"is a {format} file; the loader decodes PNG, JPEG and BMP only (convert it to PNG).");
         else
-            throw new SegmentationDataException(path, "is not a PNG, JPEG, BMP, GIF or WebP image (unrecognised file signature); the file is corrupt or of an unsupported format.");
+            throw new SegmentationDataException(path, "is not a PNG, JPEG or BMP image (unrecognised file signature); the file is corrupt or of an unsupported format.");
 
         if (h.Width <= 0 || h.Height <= 0)
             throw new SegmentationDataException(path, $"declares an empty or invalid image size {h.Width}x{h.Height} in its {h.Format} header.");
@@ -87,7 +82,32 @@ internal static class ImageHeaderReader
             CheckPngDataSuffices(file, path, h);
         else if (h.Format == ImageFormat.Bmp)
             CheckBmpDataSuffices(file, path, h);
+        else
+            CheckJpegDataSuffices(file, path, h);
         return h;
+    }
+
+    private static string? KnownUnsupported(ReadOnlySpan<byte> file)
+    {
+        if (file.Length >= 4 && (file[..4].SequenceEqual("II*\0"u8) || file[..4].SequenceEqual("MM\0*"u8))) return "TIFF";
+        if (file.Length >= 6 && (file[..6].SequenceEqual("GIF87a"u8) || file[..6].SequenceEqual("GIF89a"u8))) return "GIF";
+        if (file.Length >= 12 && file[..4].SequenceEqual("RIFF"u8) && file.Slice(8, 4).SequenceEqual("WEBP"u8)) return "WebP";
+        if (file.Length >= 4 && file[0] == 0 && file[1] == 0 && file[2] is 1 or 2 && file[3] == 0) return "ICO/CUR";
+        if (file.Length >= 12 && file.Slice(4, 4).SequenceEqual("ftyp"u8)) return "HEIF/AVIF";
+        return null;
+    }
+
+    /// <summary>
+    /// A Huffman-coded JPEG spends at least one bit per 8x8 block of its largest component (the DC code of a
+    /// complete scan), so it holds at least width x height / 512 bytes; twice that margin is required.
+    /// </summary>
+    private static void CheckJpegDataSuffices(ReadOnlySpan<byte> file, string path, ImageHeader h)
+    {
+        long blocks = ((h.Width + 7L) / 8) * ((h.Height + 7L) / 8);
+        if (blocks > 16L * file.Length)
+            throw new SegmentationDataException(path, string.Format(CultureInfo.InvariantCulture,
+                "declares a {0}x{1} JPEG ({2:N0} blocks of 8x8 pixels) but has only {3:N0} bytes, fewer than its coded blocks need; " +
+                "the file is truncated or its header is corrupt.", h.Width, h.Height, blocks, file.Length));
     }
 
     /// <summary>Throws when width x height exceeds the limit.</summary>
@@ -202,6 +222,8 @@ internal static class ImageHeaderReader
                 int height = BinaryPrimitives.ReadUInt16BigEndian(file[(off + 3)..]);
                 int width = BinaryPrimitives.ReadUInt16BigEndian(file[(off + 5)..]);
                 int precision = file[off + 2];
+                if (marker is >= 0xC9)
+                    throw new SegmentationDataException(path, "is an arithmetic-coded JPEG, which is not supported (re-encode it with Huffman coding, or as PNG).");
                 if (height == 0)
                     throw new SegmentationDataException(path, "is a JPEG whose height is defined by a DNL marker, which is not supported.");
                 return new ImageHeader(ImageFormat.Jpeg, width, height, precision, -1, false);
@@ -261,48 +283,6 @@ internal static class ImageHeaderReader
             throw new SegmentationDataException(path, string.Format(CultureInfo.InvariantCulture,
                 "declares an uncompressed {0}x{1} BMP ({2:N0} bytes of pixels) but has only {3:N0} bytes; the file is truncated or its header is corrupt.",
                 h.Width, h.Height, needed, file.Length));
-    }
-
-    private static ImageHeader ReadGif(ReadOnlySpan<byte> file, string path)
-    {
-        if (file.Length < 10)
-            throw new SegmentationDataException(path, $"is a truncated GIF ({file.Length} bytes).");
-        int width = BinaryPrimitives.ReadUInt16LittleEndian(file[6..]);
-        int height = BinaryPrimitives.ReadUInt16LittleEndian(file[8..]);
-        return new ImageHeader(ImageFormat.Gif, width, height, 8, -1, false);
-    }
-
-    private static ImageHeader ReadWebP(ReadOnlySpan<byte> file, string path)
-    {
-        if (file.Length < 30)
-            throw new SegmentationDataException(path, $"is a truncated WebP ({file.Length} bytes).");
-        var chunk = file.Slice(12, 4);
-        int width, height;
-        if (chunk.SequenceEqual("VP8X"u8))
-        {
-            width = 1 + (file[24] | file[25] << 8 | file[26] << 16);
-            height = 1 + (file[27] | file[28] << 8 | file[29] << 16);
-        }
-        else if (chunk.SequenceEqual("VP8L"u8))
-        {
-            if (file[20] != 0x2F)
-                throw new SegmentationDataException(path, "is a corrupt WebP: bad lossless (VP8L) signature.");
-            uint bits = BinaryPrimitives.ReadUInt32LittleEndian(file[21..]);
-            width = 1 + (int)(bits & 0x3FFF);
-            height = 1 + (int)((bits >> 14) & 0x3FFF);
-        }
-        else if (chunk.SequenceEqual("VP8 "u8))
-        {
-            if (file[23] != 0x9D || file[24] != 0x01 || file[25] != 0x2A)
-                throw new SegmentationDataException(path, "is a corrupt WebP: bad lossy (VP8) start code.");
-            width = BinaryPrimitives.ReadUInt16LittleEndian(file[26..]) & 0x3FFF;
-            height = BinaryPrimitives.ReadUInt16LittleEndian(file[28..]) & 0x3FFF;
-        }
-        else
-        {
-            throw new SegmentationDataException(path, "is a corrupt WebP: its first chunk is not VP8, VP8L or VP8X.");
-        }
-        return new ImageHeader(ImageFormat.WebP, width, height, 8, -1, false);
     }
 }
 

@@ -96,7 +96,15 @@ public static class SegmentationFolderLoader
         if (channels is not (1 or 3)) throw new ArgumentOutOfRangeException(nameof(channels), channels, "channels must be 1 or 3.");
         var img = ImageFileDecoder.Decode(imagePath, options.MaxImagePixels);
         int h = img.Height, w = img.Width;
-        var image = new float[channels * h * w];
+        float[] image;
+        try
+        {
+            image = new float[(long)channels * h * w];
+        }
+        catch (OutOfMemoryException e)
+        {
+            throw new SegmentationDataException(imagePath, $"is {w}x{h}; not enough memory for its {channels}-channel float image.", e);
+        }
         int n = h * w;
         if (img.IsGray)
         {

@@ -79,7 +79,8 @@ public sealed class SegmentationFolderOptions
 
     /// <summary>
     /// File extensions considered images (case-insensitive). Default .png, .jpg, .jpeg, .bmp. Files are decoded by
-    /// their content, not their extension: PNG, JPEG, BMP, GIF and WebP are read; anything else is refused.
+    /// their content, not their extension: PNG, JPEG (Huffman-coded) and BMP are read; anything else (GIF, WebP,
+    /// TIFF, ...) is refused with a <see cref="SegmentationDataException"/>.
     /// </summary>
     public IReadOnlyList<string> Extensions { get; init; } = [".png", ".jpg", ".jpeg", ".bmp"];
 

@@ -5,7 +5,7 @@ namespace MLNet.NoisySeg.Tests.TestSupport;
 
 /// <summary>
 /// Small valid JPEG, WebP (through SkiaSharp's encoders), BMP and GIF files (written by hand) for the header
-/// tests, and helpers that rewrite the size each format's header declares.
+/// tests, and helpers that rewrite the size a JPEG or BMP header declares. (GIF and WebP are refused by the loader.)
 /// </summary>
 internal static class ImageFixtures
 {
@@ -30,20 +30,6 @@ internal static class ImageFixtures
         using var pix = bmp.PeekPixels();
         using var data = pix.Encode(new SKWebpEncoderOptions(SKWebpEncoderCompression.Lossless, 100));
         return data.ToArray();
-    }
-
-    /// <summary>A minimal extended-format WebP header ("VP8X") declaring width x height, with no image data.</summary>
-    public static byte[] WebPExtendedHeader(int width, int height)
-    {
-        var b = new byte[30];
-        "RIFF"u8.CopyTo(b);
-        BinaryPrimitives.WriteInt32LittleEndian(b.AsSpan(4), b.Length - 8);
-        "WEBPVP8X"u8.CopyTo(b.AsSpan(8));
-        BinaryPrimitives.WriteInt32LittleEndian(b.AsSpan(16), 10);
-        int w = width - 1, h = height - 1;
-        b[24] = (byte)w; b[25] = (byte)(w >> 8); b[26] = (byte)(w >> 16);
-        b[27] = (byte)h; b[28] = (byte)(h >> 8); b[29] = (byte)(h >> 16);
-        return b;
     }
 
     /// <summary>An uncompressed 24-bit bottom-up BMP (BITMAPINFOHEADER) of the gradient in blue, green and red.</summary>
@@ -103,22 +89,43 @@ internal static class ImageFixtures
         0x3B,
     ];
 
+    /// <summary>A gray (one-component) JPEG (quality 95).</summary>
+    public static byte[] JpegGray(int width, int height)
+    {
+        using var bmp = new SKBitmap(new SKImageInfo(width, height, SKColorType.Gray8, SKAlphaType.Opaque));
+        var g = Gradient(width, height);
+        for (int y = 0; y < height; y++) System.Runtime.InteropServices.Marshal.Copy(g, y * width, bmp.GetPixels() + y * bmp.RowBytes, width);
+        using var image = SKImage.FromBitmap(bmp);
+        using var data = image.Encode(SKEncodedImageFormat.Jpeg, 95);
+        return data.ToArray();
+    }
+
+    /// <summary>A copy of a JPEG whose frame header marker says arithmetic coding (SOF9) instead of Huffman (SOF0).</summary>
+    public static byte[] JpegAsArithmetic(byte[] jpeg)
+    {
+        var b = (byte[])jpeg.Clone();
+        b[SofOffset(b) + 1] = 0xC9;
+        return b;
+    }
+
     /// <summary>A copy of a JPEG whose first frame header (SOFn) declares another size.</summary>
     public static byte[] JpegWithSize(byte[] jpeg, int width, int height)
     {
         var b = (byte[])jpeg.Clone();
+        int off = SofOffset(b);
+        BinaryPrimitives.WriteUInt16BigEndian(b.AsSpan(off + 5), (ushort)height);
+        BinaryPrimitives.WriteUInt16BigEndian(b.AsSpan(off + 7), (ushort)width);
+        return b;
+    }
+
+    private static int SofOffset(byte[] b)
+    {
         int off = 2;
         while (off + 4 < b.Length)
         {
             byte marker = b[off + 1];
-            int len = BinaryPrimitives.ReadUInt16BigEndian(b.AsSpan(off + 2));
-            if (marker is >= 0xC0 and <= 0xCF && marker is not (0xC4 or 0xC8 or 0xCC))
-            {
-                BinaryPrimitives.WriteUInt16BigEndian(b.AsSpan(off + 5), (ushort)height);
-                BinaryPrimitives.WriteUInt16BigEndian(b.AsSpan(off + 7), (ushort)width);
-                return b;
-            }
-            off += 2 + len;
+            if (marker is >= 0xC0 and <= 0xCF && marker is not (0xC4 or 0xC8 or 0xCC)) return off;
+            off += 2 + BinaryPrimitives.ReadUInt16BigEndian(b.AsSpan(off + 2));
         }
         throw new InvalidOperationException("no SOF marker");
     }
@@ -129,15 +136,6 @@ internal static class ImageFixtures
         var b = (byte[])bmp.Clone();
         BinaryPrimitives.WriteInt32LittleEndian(b.AsSpan(18), width);
         BinaryPrimitives.WriteInt32LittleEndian(b.AsSpan(22), height);
-        return b;
-    }
-
-    /// <summary>A copy of a GIF whose logical screen declares another size.</summary>
-    public static byte[] GifWithSize(byte[] gif, int width, int height)
-    {
-        var b = (byte[])gif.Clone();
-        BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(6), (ushort)width);
-        BinaryPrimitives.WriteUInt16LittleEndian(b.AsSpan(8), (ushort)height);
         return b;
     }
 

@@ -2,8 +2,10 @@ namespace MLNet.NoisySeg.Data;
 
 /// <summary>
 /// Thrown when a segmentation data set on disk is not what the loader expects: a missing partner
-/// file, a size mismatch, an unreadable image, a class index out of range, an empty folder or a
-/// wrong channel count. <see cref="FilePath"/> names the offending file or folder.
+/// file, a size mismatch, an unreadable, truncated or corrupt image, an unsupported format, a header declaring
+/// more pixels than <see cref="SegmentationFolderOptions.MaxImagePixels"/>, a mask value that cannot be read
+/// without changing labels, a class index out of range, an empty folder or a wrong channel count.
+/// <see cref="FilePath"/> names the offending file or folder.
 /// </summary>
 public sealed class SegmentationDataException : Exception
 {

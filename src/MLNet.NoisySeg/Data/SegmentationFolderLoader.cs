@@ -7,6 +7,10 @@ namespace MLNet.NoisySeg.Data;
 /// Loads a data set split laid out as <c>&lt;split&gt;/images/NAME</c> + <c>&lt;split&gt;/masks/NAME</c> into memory:
 /// images as planar float <c>[C, H, W]</c> (z-scored per image by default), masks as class indices
 /// <c>[H, W]</c> with ignored pixels set to <see cref="MaskConventions.IgnoreIndex"/>.
+/// Every file's header is validated by managed code (format, size against
+/// <see cref="SegmentationFolderOptions.MaxImagePixels"/>, PNG data plausibility) before any pixel buffer is
+/// allocated or a native decoder runs; images decode at 8-bit precision, PNG masks at their stored bit depth.
+/// Bad input of any kind surfaces as a <see cref="SegmentationDataException"/> naming the file (see docs/robustness.md).
 /// </summary>
 public static class SegmentationFolderLoader
 {
@@ -61,7 +65,7 @@ public static class SegmentationFolderLoader
         int? channels = options.Channels == 0 ? null : options.Channels;
         // Channel agreement in "as stored" mode is decided by the first file, before parallel work.
         if (channels is null)
-            channels = ImageFileDecoder.Decode(pairs[0].Image).IsGray ? 1 : 3;
+            channels = ImageFileDecoder.Decode(pairs[0].Image, options.MaxImagePixels).IsGray ? 1 : 3;
         try
         {
             Parallel.For(0, pairs.Length, new ParallelOptions { MaxDegreeOfParallelism = options.MaxDegreeOfParallelism, CancellationToken = cancellationToken }, i =>
@@ -90,9 +94,17 @@ public static class SegmentationFolderLoader
     {
         ArgumentNullException.ThrowIfNull(options);
         if (channels is not (1 or 3)) throw new ArgumentOutOfRangeException(nameof(channels), channels, "channels must be 1 or 3.");
-        var img = ImageFileDecoder.Decode(imagePath);
+        var img = ImageFileDecoder.Decode(imagePath, options.MaxImagePixels);
         int h = img.Height, w = img.Width;
-        var image = new float[channels * h * w];
+        float[] image;
+        try
+        {
+            image = new float[(long)channels * h * w];
+        }
+        catch (OutOfMemoryException e)
+        {
+            throw new SegmentationDataException(imagePath, $"is {w}x{h}; not enough memory for its {channels}-channel float image.", e);
+        }
         int n = h * w;
         if (img.IsGray)
         {
@@ -120,7 +132,7 @@ public static class SegmentationFolderLoader
         byte[]? mask = null;
         if (maskPath is not null)
         {
-            var m = ImageFileDecoder.Decode(maskPath);
+            var m = ImageFileDecoder.DecodeMask(maskPath, options.MaxImagePixels);
             if (m.Width != w || m.Height != h)
                 throw new SegmentationDataException(maskPath, $"is {m.Width}x{m.Height} but its image {Path.GetFileName(imagePath)} is {w}x{h}; expected equal sizes.");
             mask = EncodeMask(m, maskPath, options);
@@ -137,7 +149,7 @@ public static class SegmentationFolderLoader
         return new SegmentationItem(Path.GetFileName(imagePath), image, channels, h, w, mask);
     }
 
-    private static byte[] EncodeMask(ImageFileDecoder.Decoded m, string path, SegmentationFolderOptions o)
+    private static byte[] EncodeMask(MaskSamples m, string path, SegmentationFolderOptions o)
     {
         int n = m.Width * m.Height;
         var mask = new byte[n];
@@ -146,33 +158,51 @@ public static class SegmentationFolderLoader
             var map = o.Palette!;
             for (int i = 0; i < n; i++)
             {
-                int colour = m.IsGray ? m.Pixels[i] * 0x010101 : (m.Pixels[3 * i] << 16) | (m.Pixels[3 * i + 1] << 8) | m.Pixels[3 * i + 2];
+                int colour = m.IsGray
+                    ? Gray8(m, m[i], i, path, o) * 0x010101
+                    : (Gray8(m, m[3 * i], i, path, o) << 16) | (Gray8(m, m[3 * i + 1], i, path, o) << 8) | Gray8(m, m[3 * i + 2], i, path, o);
                 if (map.TryGetValue(colour, out int cls)) mask[i] = (byte)cls;
                 else if (o.UnknownColorIsIgnore) mask[i] = MaskConventions.IgnoreIndex;
                 else throw new SegmentationDataException(path, $"pixel ({i % m.Width}, {i / m.Width}) has colour #{colour:X6}, which is not in the palette.");
             }
             return mask;
         }
-        if (!m.IsGray && !ImageFileDecoder.IsNeutral(m.Pixels))
+        if (!m.IsNeutral())
             throw new SegmentationDataException(path, $"is a colour image; {o.MaskEncoding} masks must be gray (use RgbPalette for colour-coded masks).");
         int stride = m.IsGray ? 1 : 3;
         for (int i = 0; i < n; i++)
         {
-            int v = m.Pixels[i * stride];
-            if (o.IgnoreValue == v) { mask[i] = MaskConventions.IgnoreIndex; continue; }
+            int sample = m[i * stride];
             if (o.MaskEncoding == MaskEncoding.Binary)
             {
-                mask[i] = v == o.ForegroundValue ? MaskConventions.Foreground : MaskConventions.Background;
+                // Binary masks compare 8-bit gray values (ForegroundValue, IgnoreValue).
+                int v = Gray8(m, sample, i, path, o);
+                if (o.IgnoreValue == v) mask[i] = MaskConventions.IgnoreIndex;
+                else mask[i] = v == o.ForegroundValue ? MaskConventions.Foreground : MaskConventions.Background;
             }
             else
             {
-                if (v >= o.ClassCount && v != MaskConventions.IgnoreIndex)
-                    throw new SegmentationDataException(path, $"pixel ({i % m.Width}, {i / m.Width}) has class index {v}; expected 0..{o.ClassCount - 1}" +
-                        (o.IgnoreValue is int iv ? $" or the ignore value {iv}." : " (set IgnoreValue if it marks ignored pixels)."));
-                mask[i] = (byte)v;
+                // Class indices are the stored sample values, at any bit depth: never rescaled, never rounded.
+                if (o.IgnoreValue == sample) { mask[i] = MaskConventions.IgnoreIndex; continue; }
+                if (sample >= o.ClassCount && sample != MaskConventions.IgnoreIndex)
+                    throw new SegmentationDataException(path, $"pixel ({i % m.Width}, {i / m.Width}) has class index {sample}; expected 0..{o.ClassCount - 1}" +
+                        (o.IgnoreValue is int iv ? $" or the ignore value {iv}." : " (set IgnoreValue if it marks ignored pixels).") +
+                        (m.BitDepth != 8 ? $" The mask stores {m.BitDepth}-bit samples; class indices are read as stored, not rescaled." : ""));
+                mask[i] = (byte)sample;
             }
         }
         return mask;
+    }
+
+    /// <summary>The exact 8-bit value of a mask sample, or a refusal naming the pixel (never a rounded value).</summary>
+    private static int Gray8(MaskSamples m, int sample, int pixel, string path, SegmentationFolderOptions o)
+    {
+        int v = m.To8Bit(sample);
+        if (v < 0)
+            throw new SegmentationDataException(path, $"pixel ({pixel % m.Width}, {pixel / m.Width}) holds the {m.BitDepth}-bit value {sample}, which has no exact 8-bit value; " +
+                $"{o.MaskEncoding} masks compare 8-bit gray values or colours, so reading it would change labels. Save the mask with 8-bit samples, " +
+                "or store class indices and use MaskEncoding.ClassIndex (read at any bit depth).");
+        return v;
     }
 
     private static void Normalize(float[] image, int channels, int height, int width, bool zScore)

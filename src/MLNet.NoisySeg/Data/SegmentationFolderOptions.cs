@@ -21,7 +21,15 @@ public sealed class SegmentationFolderOptions
         public const string MaskColumnName = "Mask";
         /// <summary>Name column.</summary>
         public const string NameColumnName = "Name";
+        /// <summary>Largest accepted image or mask, in pixels (width x height): 268,435,456 = 16384 x 16384.</summary>
+        public const long MaxImagePixels = 16384L * 16384L;
     }
+
+    /// <summary>
+    /// Upper bound for <see cref="MaxImagePixels"/>: 536,870,897, the largest pixel count whose 4-byte-per-pixel
+    /// decode buffer still fits in one .NET array (<see cref="Array.MaxLength"/> / 4).
+    /// </summary>
+    public const long MaxImagePixelsUpperBound = 536_870_897;
 
     /// <summary>Sub-folder holding the images. Default "images".</summary>
     public string ImagesFolderName { get; init; } = Defaults.ImagesFolderName;
@@ -29,7 +37,11 @@ public sealed class SegmentationFolderOptions
     /// <summary>Sub-folder holding the masks. Default "masks".</summary>
     public string MasksFolderName { get; init; } = Defaults.MasksFolderName;
 
-    /// <summary>How masks encode classes. Default <see cref="Data.MaskEncoding.ClassIndex"/>.</summary>
+    /// <summary>
+    /// How masks encode classes. Default <see cref="Data.MaskEncoding.ClassIndex"/>. PNG masks are decoded at their
+    /// stored bit depth (1-16 bits): class indices are taken as stored; binary and palette masks, which compare
+    /// 8-bit values, must hold exact 8-bit values or are refused. Masks are never silently rounded.
+    /// </summary>
     public MaskEncoding MaskEncoding { get; init; } = MaskEncoding.ClassIndex;
 
     /// <summary>For <see cref="Data.MaskEncoding.Binary"/>: the gray value (0-255) that marks foreground. Default 255; ISBI 2012 uses 0.</summary>
@@ -65,8 +77,21 @@ public sealed class SegmentationFolderOptions
     /// <summary>When false, images without a mask are loaded with a null mask instead of failing. Default true.</summary>
     public bool RequireMasks { get; init; } = true;
 
-    /// <summary>File extensions considered images (case-insensitive). Default .png, .jpg, .jpeg, .bmp.</summary>
+    /// <summary>
+    /// File extensions considered images (case-insensitive). Default .png, .jpg, .jpeg, .bmp. Files are decoded by
+    /// their content, not their extension: PNG, JPEG (Huffman-coded) and BMP are read; anything else (GIF, WebP,
+    /// TIFF, ...) is refused with a <see cref="SegmentationDataException"/>.
+    /// </summary>
     public IReadOnlyList<string> Extensions { get; init; } = [".png", ".jpg", ".jpeg", ".bmp"];
+
+    /// <summary>
+    /// Largest accepted image or mask, in pixels (width x height). Every file's header is read by managed code
+    /// before any pixel buffer is allocated or any native decoder runs; a file declaring more pixels is refused with
+    /// a <see cref="SegmentationDataException"/> naming the file and this limit. Decoding needs about 4 bytes per
+    /// pixel plus the 4-byte float image per channel. Default <see cref="Defaults.MaxImagePixels"/>
+    /// (16384 x 16384); at most <see cref="MaxImagePixelsUpperBound"/>.
+    /// </summary>
+    public long MaxImagePixels { get; init; } = Defaults.MaxImagePixels;
 
     /// <summary>Decoding parallelism; results never depend on it. Default: processor count.</summary>
     public int MaxDegreeOfParallelism { get; init; } = Environment.ProcessorCount;
@@ -102,6 +127,8 @@ public sealed class SegmentationFolderOptions
         if (Width is <= 0) throw new ArgumentOutOfRangeException(nameof(Width), Width, "Width must be positive.");
         if (Height is <= 0) throw new ArgumentOutOfRangeException(nameof(Height), Height, "Height must be positive.");
         if (Extensions is null || Extensions.Count == 0) throw new ArgumentException("Extensions must list at least one extension.", nameof(Extensions));
+        if (MaxImagePixels is < 1 or > MaxImagePixelsUpperBound)
+            throw new ArgumentOutOfRangeException(nameof(MaxImagePixels), MaxImagePixels, $"MaxImagePixels must be in [1, {MaxImagePixelsUpperBound}].");
         if (MaxDegreeOfParallelism < 1) throw new ArgumentOutOfRangeException(nameof(MaxDegreeOfParallelism), MaxDegreeOfParallelism, "MaxDegreeOfParallelism must be at least 1.");
     }
 

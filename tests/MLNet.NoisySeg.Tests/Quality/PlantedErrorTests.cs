@@ -1,3 +1,4 @@
+using MLNet.NoisySeg.Core;
 using MLNet.NoisySeg.Quality;
 
 namespace MLNet.NoisySeg.Tests.Quality;
@@ -140,6 +141,39 @@ public sealed class PlantedErrorTests
             .Select(i => report.Images[i].MetaStructureScore).ToArray());
         foreach (int i in swapped)
             Assert.IsTrue(report.Images[i].MetaStructureScore < cleanMedian, $"swap image {i}");
+    }
+
+    [TestMethod]
+    public void BenchmarkProtocol_ErrorsPlantedByLabelErrorPlanterRankFirst()
+    {
+        // The issue's protocol with the library's planter: in 20% of the images dilate or erode the whole mask, drop
+        // or add an object, or shift the mask; the probabilities stay those of the true mask.
+        var clean = QualityTestData.Make(new SyntheticSpec { Count = 60, Seed = 7, PlantEvery = 1000 });
+        PlantedErrorKind[] kinds = [PlantedErrorKind.Dilate, PlantedErrorKind.Erode, PlantedErrorKind.DropObject, PlantedErrorKind.AddObject, PlantedErrorKind.Shift];
+        var images = new List<LabelQualityImage>();
+        var issues = new bool[clean.Count];
+        var changed = new byte[clean.Count][];
+        for (int i = 0; i < clean.Count; i++)
+        {
+            byte[] given = clean[i].TrueMask;
+            changed[i] = new byte[given.Length];
+            if (i % 5 == 0)
+            {
+                var rng = SeededRandom.For(7, clean[i].Image.Id);
+                var planted = LabelErrorPlanter.Plant(given, 64, 64, 2, kinds[i / 5 % kinds.Length], ref rng);
+                Assert.IsTrue(planted.ChangedPixelCount > 0, planted.Description);
+                given = planted.Mask;
+                changed[i] = planted.Changed;
+                issues[i] = true;
+            }
+            images.Add(new LabelQualityImage(clean[i].Image.Id, given, clean[i].Image.Probabilities, 64, 64));
+        }
+        var report = LabelQualityReport.Create(images, 1);
+        double meta = IssueDetectionMetrics.Auroc(report.Scores(LabelQualityScoreKind.MetaStructure), issues);
+        Assert.IsTrue(meta >= 0.9, $"meta-structure AUROC {meta:F3}");
+        var pixels = new PixelIssueDetection();
+        for (int i = 0; i < images.Count; i++) pixels.Add(report.Images[i].StructuralIssueMask, changed[i]);
+        Assert.IsTrue(pixels.Recall >= 0.6, $"structural flags: {pixels}");
     }
 
     private static double Median(double[] values)

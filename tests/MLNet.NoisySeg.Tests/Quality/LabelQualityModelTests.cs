@@ -148,6 +148,29 @@ public sealed class LabelQualityModelTests
     }
 
     [TestMethod]
+    public void TwoSoftmaxPlanes_ScoreLikeOneSigmoidPlane()
+    {
+        var sigmoid = QualityTestData.Make(new SyntheticSpec { Count = 10 }).Select(c => c.Image).ToList();
+        var softmax = sigmoid.Select(im =>
+        {
+            int n = im.Mask.Length;
+            var p = new float[2 * n];
+            for (int i = 0; i < n; i++) { p[i] = 1f - im.Probabilities[i]; p[n + i] = im.Probabilities[i]; }
+            return new LabelQualityImage(im.Id, im.Mask, p, im.Width, im.Height);
+        }).ToList();
+        var one = LabelQualityReport.Create(sigmoid, 1);
+        var two = LabelQualityReport.Create(softmax, 2);
+        Assert.AreEqual(one.Model.Decoding, two.Model.Decoding);
+        for (int i = 0; i < sigmoid.Count; i++)
+        {
+            Assert.AreEqual(one.Images[i].SoftminScore, two.Images[i].SoftminScore);
+            Assert.AreEqual(one.Images[i].MetaStructureScore, two.Images[i].MetaStructureScore);
+            CollectionAssert.AreEqual(one.Images[i].ConfidentIssueMask, two.Images[i].ConfidentIssueMask);
+            CollectionAssert.AreEqual(one.Images[i].StructuralIssueMask, two.Images[i].StructuralIssueMask);
+        }
+    }
+
+    [TestMethod]
     public void Score_LeavesIgnorePixelsOut_WithAnyIgnoreValue()
     {
         var c = QualityTestData.MakeOne(new SyntheticSpec(), 0);

@@ -121,6 +121,29 @@ public sealed class PlantedErrorTests
     }
 
     [TestMethod]
+    [DataRow(0.2)]
+    [DataRow(0.8)] // f + b > 1: the network's map is inverted; label-free decoding keeps it, Q-hat absorbs the orientation
+    public void FlippedLabels_StructuralErrorsRankFirst_WhileSelfConfidenceIsNearChance(double flip)
+    {
+        // Every given mask has a fraction `flip` of its foreground and of its background flipped (method.md section 2);
+        // the network outputs about 1 - flip on foreground and flip on background.
+        var (cases, report) = Run(new SyntheticSpec { Seed = 2, FlipRate = flip });
+        double meta = Auroc(cases, report, LabelQualityScoreKind.MetaStructure);
+        double softmin = Auroc(cases, report, LabelQualityScoreKind.Softmin);
+        Assert.IsTrue(meta >= 0.9, $"meta-structure AUROC {meta:F3}");
+        Assert.IsTrue(softmin <= 0.65, $"softmin AUROC {softmin:F3}");
+        // Confident learning flags the random flips; the structural flags point at the planted changes.
+        var structural = new PixelIssueDetection();
+        var confident = new PixelIssueDetection();
+        for (int i = 0; i < cases.Count; i++)
+        {
+            structural.Add(report.Images[i].StructuralIssueMask, cases[i].Changed);
+            confident.Add(report.Images[i].ConfidentIssueMask, cases[i].Changed);
+        }
+        Assert.IsTrue(structural.Precision >= 0.25 && confident.Precision < 0.1, $"structural {structural} / confident {confident}");
+    }
+
+    [TestMethod]
     [DataRow(1)]
     [DataRow(2)]
     public void MultiClass_SwappedClassesAndStructuralErrorsRankFirst(int seed)

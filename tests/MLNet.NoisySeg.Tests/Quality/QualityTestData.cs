@@ -44,6 +44,10 @@ internal sealed record SyntheticSpec
     /// simulated network outputs about this level on foreground, as one trained on such labels does.</summary>
     public double? SamplingRate { get; init; }
 
+    /// <summary>When set (binary only): two-sided flipping of the given mask at this rate (foreground and background),
+    /// and the simulated network outputs about 1 - rate on foreground and rate on background.</summary>
+    public double? FlipRate { get; init; }
+
     /// <summary>Standard deviation of the per-pixel output noise, relative to the output range.</summary>
     public double Noise { get; init; } = 0.05;
 
@@ -110,6 +114,8 @@ internal static class QualityTestData
         byte[] given = corrupted;
         if (spec.SamplingRate is double s)
             given = LabelNoiseSpec.Sampling(s).Apply(corrupted, size, size, spec.Seed, index);
+        if (spec.FlipRate is double f)
+            given = LabelNoiseSpec.Flipping(f, f).Apply(corrupted, size, size, spec.Seed, index);
 
         // What the (imprecise) network sees: the true discs, jittered.
         var seen = discs;
@@ -127,6 +133,7 @@ internal static class QualityTestData
         {
             probabilities = new float[n];
             double lo = spec.SamplingRate is null ? 0.02 : 0.0, hi = spec.SamplingRate is null ? 0.98 : level;
+            if (spec.FlipRate is double fr) { lo = fr; hi = 1 - fr; }
             for (int i = 0; i < n; i++)
             {
                 double p = lo + (hi - lo) * soft[n + i] + spec.Noise * (hi - lo) * noise.NextGaussian();

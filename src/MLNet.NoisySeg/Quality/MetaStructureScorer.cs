@@ -120,10 +120,10 @@ public static class MetaStructureScorer
         var q = new double[c * c];
         for (int j = 0; j < c; j++)
             for (int m = 0; m < c; m++) q[j * c + m] = noise[j, m];
-        byte[]? flags = structuralIssues.IsEmpty ? null : new byte[n];
+        var flags = new byte[n]; // always computed, so that StructuralIssueCount is right
         float[]? map = excess.IsEmpty ? null : new float[n];
         var result = ComputeCore(g, p, width, height, c, q, Contrast(q, c), options, flags, map);
-        flags?.CopyTo(structuralIssues);
+        if (!structuralIssues.IsEmpty) flags.CopyTo(structuralIssues);
         map?.CopyTo(excess);
         return result;
     }

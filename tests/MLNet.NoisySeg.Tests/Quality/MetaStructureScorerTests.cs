@@ -43,6 +43,9 @@ public sealed class MetaStructureScorerTests
         Assert.AreEqual(r.ClassScores[1], r.Score, 1e-12, "binary: the overall score is the foreground's (class 0 excluded)");
         for (int i = 0; i < given.Length; i++)
             Assert.AreEqual(predicted[i] == 1 && given[i] == 0 ? (byte)1 : (byte)0, flags[i], $"pixel {i}");
+        Assert.AreEqual(flags.Count(f => f == 1), r.StructuralIssueCount);
+        // The count does not depend on asking for the flag mask.
+        Assert.AreEqual(r.StructuralIssueCount, MetaStructureScorer.Compute(given, predicted, Size, Size, NoiseTransitionMatrix.Identity(2), NoTolerance).StructuralIssueCount);
     }
 
     [TestMethod]

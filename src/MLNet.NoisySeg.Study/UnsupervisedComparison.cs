@@ -6,8 +6,9 @@ using MLNet.NoisySeg.Decoding;
 using MLNet.NoisySeg.Evaluation;
 using MLNet.NoisySeg.Losses;
 using MLNet.NoisySeg.Training;
+using MLNet.NoisySeg.Unsupervised;
 
-namespace MLNet.NoisySeg.Unsupervised;
+namespace MLNet.NoisySeg.Study;
 
 /// <summary>Options of <see cref="UnsupervisedComparison.Run"/>.</summary>
 public sealed record UnsupervisedComparisonOptions

@@ -326,5 +326,10 @@ public sealed class StudyResultStore
     /// <summary>Writes text through a flushed temporary file in the same folder and a rename over <paramref name="path"/>.</summary>
     /// <param name="path">Destination.</param>
     /// <param name="text">UTF-8 text.</param>
-    public static void WriteAtomically(string path, string text) => Data.AtomicFile.WriteText(path, text);
+    public static void WriteAtomically(string path, string text) => Core.AtomicFile.WriteText(path, text);
+
+    /// <summary>Writes bytes (e.g. a PNG plot) through a flushed temporary file in the same folder and a rename over <paramref name="path"/>.</summary>
+    /// <param name="path">Destination.</param>
+    /// <param name="bytes">The file's content.</param>
+    public static void WriteAtomically(string path, byte[] bytes) => Core.AtomicFile.Write(path, bytes);
 }

@@ -173,23 +173,18 @@ public sealed partial class Verbs(ILogger<Verbs> log)
 
     private static byte[] Overlay(SegmentationItem item, byte[] mask, int classes)
     {
-        int n = item.Height * item.Width;
-        float min = item.Image.Min(), max = item.Image.Max();
-        float scale = max > min ? 255f / (max - min) : 0f;
-        var rgb = new byte[3 * n];
-        for (int i = 0; i < n; i++)
+        var rgb = PngWriter.ToRgb(item.Image, item.Channels, item.Height, item.Width);
+        for (int i = 0; i < mask.Length; i++)
         {
-            var col = classes == 2 ? (mask[i] == 1 ? ((byte)255, (byte)40, (byte)40) : ((byte)0, (byte)0, (byte)0)) : StudyPanels.ClassColor(mask[i], classes);
-            bool paint = classes != 2 || mask[i] == 1;
-            for (int ch = 0; ch < 3; ch++)
-            {
-                int plane = item.Channels == 3 ? ch : 0;
-                float g = (item.Image[plane * n + i] - min) * scale;
-                byte cv = ch == 0 ? col.Item1 : ch == 1 ? col.Item2 : col.Item3;
-                rgb[3 * i + ch] = (byte)Math.Clamp((int)MathF.Round(paint ? 0.55f * g + 0.45f * cv : g), 0, 255);
-            }
+            if (classes == 2 && mask[i] != 1) continue;
+            var (r, g, b) = classes == 2 ? ((byte)255, (byte)40, (byte)40) : StudyPanels.ClassColor(mask[i], classes);
+            rgb[3 * i] = Blend(rgb[3 * i], r);
+            rgb[3 * i + 1] = Blend(rgb[3 * i + 1], g);
+            rgb[3 * i + 2] = Blend(rgb[3 * i + 2], b);
         }
         return rgb;
+
+        static byte Blend(byte image, byte colour) => (byte)Math.Clamp((int)MathF.Round(0.55f * image + 0.45f * colour), 0, 255);
     }
 
     private (MLContext Ml, ITransformer Model, int C, int H, int W, int K) LoadModel(AppSettings s)

@@ -1,5 +1,6 @@
 using System.Globalization;
 using MLNet.NoisySeg.Core;
+using MLNet.NoisySeg.Data.Preprocessing;
 
 namespace MLNet.NoisySeg.Data.Synthetic;
 
@@ -112,8 +113,7 @@ public static class SyntheticData
         if (filaments) DrawFilaments(o, ref rng, structure, mask);
         else DrawNuclei(o, ref rng, structure, mask);
 
-        var scratch = new float[w * h];
-        SyntheticRaster.GaussianBlur(structure, h, w, o.BlurSigma, scratch);
+        Filtering.GaussianBlur(structure, h, w, o.BlurSigma);
         if (o.BackgroundVariation > 0)
         {
             var shading = SyntheticRaster.ValueNoise(ref rng, h, w, Math.Max(w, h) / 3f);
@@ -401,12 +401,11 @@ public static class SyntheticData
             PaintShape(image, mask, w, h, cls, cx, cy, r, aspect, cos, sin, period, color, grain);
         }
 
-        var scratch = new float[plane];
         var noiseRng = rng.Fork(1);
         for (int c = 0; c < 3; c++)
         {
             var ch = image.AsSpan(c * plane, plane);
-            SyntheticRaster.GaussianBlur(ch, h, w, o.BlurSigma, scratch);
+            Filtering.GaussianBlur(ch, h, w, o.BlurSigma);
             SyntheticRaster.AddCameraNoise(ch, ref noiseRng, 0, o.NoiseLevel);
         }
         return new SyntheticSample(Name("scene", index), image, 3, h, w, mask);

@@ -33,27 +33,9 @@ public static class SyntheticDataSets
         foreach (var s in samples)
         {
             string name = s.Name + ".png";
-            var image = new float[s.Image.Length];
-            for (int i = 0; i < image.Length; i++) image[i] = Math.Clamp(s.Image[i], 0f, 1f) * 255f;
-            WriteImage(Path.Combine(splitFolder, "images", name), image, s.Channels, s.Height, s.Width);
+            PngWriter.WriteScaled(Path.Combine(splitFolder, "images", name), s.Image, s.Channels, s.Height, s.Width, PixelScaling.UnitRange);
             var mask = binary ? s.Mask.Select(v => v == 0 ? (byte)0 : (byte)255).ToArray() : s.Mask;
             PngWriter.WriteGray(Path.Combine(splitFolder, "masks", name), mask, s.Width, s.Height);
         }
-    }
-
-    private static void WriteImage(string path, float[] image, int c, int h, int w)
-    {
-        int n = h * w;
-        if (c == 1)
-        {
-            var g = new byte[n];
-            for (int i = 0; i < n; i++) g[i] = (byte)MathF.Round(image[i]);
-            PngWriter.WriteGray(path, g, w, h);
-            return;
-        }
-        var rgb = new byte[3 * n];
-        for (int i = 0; i < n; i++)
-            for (int ch = 0; ch < 3; ch++) rgb[3 * i + ch] = (byte)MathF.Round(image[ch * n + i]);
-        PngWriter.WriteRgb(path, rgb, w, h);
     }
 }

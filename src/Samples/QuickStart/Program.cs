@@ -4,7 +4,9 @@
 using Microsoft.ML;
 using MLNet.NoisySeg.Data;
 using MLNet.NoisySeg.Noise;
+using MLNet.NoisySeg.Torch;
 
+TorchRuntime.Configure(TorchRuntimeOptions.SmallCpu); // optional, process-wide: passive OpenMP waiting + malloc tuning
 var ml = new MLContext(seed: 0).RegisterNoisySeg();
 var options = new SegmentationFolderOptions { MaskEncoding = MaskEncoding.Binary, ForegroundValue = 0, Width = 128, Height = 128 };
 string isbi = Path.Combine(AppContext.BaseDirectory, "datasets", "isbi2012_em_membrane");

@@ -174,7 +174,7 @@ public sealed class StudyResultStore
         }
     }
 
-    /// <summary>Reads a folder's settings.json, or null when it has none.</summary>
+    /// <summary>Reads a folder's settings.json, or null when it has none (settings written before issue 11 are read too).</summary>
     /// <param name="folder">A results folder.</param>
     /// <exception cref="InvalidDataException">settings.json is not a settings file.</exception>
     public static IReadOnlyDictionary<string, string>? ReadSettings(string folder)
@@ -183,8 +183,8 @@ public sealed class StudyResultStore
         if (!File.Exists(path)) return null;
         try
         {
-            return JsonSerializer.Deserialize<SortedDictionary<string, string>>(File.ReadAllText(path), JsonOptions)
-                ?? throw new JsonException("null");
+            return StudySettings.Normalize(JsonSerializer.Deserialize<SortedDictionary<string, string>>(File.ReadAllText(path), JsonOptions)
+                ?? throw new JsonException("null"));
         }
         catch (JsonException e)
         {

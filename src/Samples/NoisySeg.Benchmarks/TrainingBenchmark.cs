@@ -28,7 +28,7 @@ internal static class TrainingBenchmark
         int threads = Arg(args, "--threads", 2);
         int pi = Array.IndexOf(args, "--parts");
         string parts = pi >= 0 && pi + 1 < args.Length ? args[pi + 1] : "abcde";
-        TorchRuntime.Initialize(threads);
+        TorchRuntime.Configure(TorchRuntimeOptions.SmallCpu with { Threads = threads }); // the documented numbers are with full tuning
         var net = new UNetOptions { Depth = 4, BaseWidth = 16 };
         double gflopPerImage = TrainingGflop(net, size);
         Console.WriteLine($"# trainer benchmark: U-Net depth 4 base 16, {size}x{size}, batch {batch}, {threads} threads; model cost {gflopPerImage:0.00} GFLOP/image/step (analytic)");

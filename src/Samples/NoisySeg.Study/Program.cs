@@ -13,6 +13,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using MLNet.NoisySeg.Torch;
 using NoisySeg.Study;
 
 string[] verbs = ["run", "merge", "train", "evaluate", "predict", "unsupervised"];
@@ -32,6 +33,10 @@ foreach (var a in rest.Where(a => a.StartsWith('-')))
         return 2;
     }
 }
+
+// The app asks for the full process-wide libtorch tuning (passive OpenMP waiting, malloc tuning) before libtorch loads;
+// the library on its own never changes the host process (TorchRuntime).
+TorchRuntime.Configure(TorchRuntimeOptions.SmallCpu);
 
 var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [], ContentRootPath = AppContext.BaseDirectory });
 builder.Configuration.AddEnvironmentVariables("NOISYSEG_");

@@ -218,8 +218,6 @@ public static class ReportWriter
         plt.YLabel(y);
         plt.Axes.SetLimitsY(0, 1.05);
         plt.ShowLegend(legend);
-        string tmp = path + ".tmp.png";
-        plt.SavePng(tmp, width, height);
-        File.Move(tmp, path, overwrite: true);
+        StudyResultStore.WriteAtomically(path, plt.GetImage(width, height).GetImageBytes(ImageFormat.Png, 100));
     }
 }

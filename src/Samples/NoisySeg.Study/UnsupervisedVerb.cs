@@ -34,8 +34,8 @@ public sealed partial class Verbs
             Kind = SyntheticFluorescenceKind.Nuclei, Width = 64, Height = 64, NucleusRadiusMin = 5, NucleusRadiusMax = 10,
             PhotonCount = 20, NoiseLevel = 0.08, BackgroundVariation = 0.6,
         };
-        sets.Add(("synthetic noisy nuclei 64x64", SyntheticData.FluorescenceBatch(synth, 7, 16).Select(x => x.ToItem()).ToList(),
-            SyntheticData.FluorescenceBatch(synth, 7, 8, 1000).Select(x => x.ToItem()).ToList(), ThresholdPolarity.Bright));
+        sets.Add(("synthetic noisy nuclei 64x64", SyntheticData.FluorescenceBatch(synth, 7, 16).Select(x => x.AsLoaded()).ToList(),
+            SyntheticData.FluorescenceBatch(synth, 7, 8, 1000).Select(x => x.AsLoaded()).ToList(), ThresholdPolarity.Bright));
         var isbi = new SegmentationFolderOptions { MaskEncoding = MaskEncoding.Binary, ForegroundValue = 0, Width = size, Height = size };
         sets.Add(($"ISBI 2012 {size}x{size} (membranes dark)", SegmentationFolderLoader.Load(Path.Combine(isbiRoot, "train"), isbi, cancellationToken: ct),
             SegmentationFolderLoader.Load(Path.Combine(isbiRoot, "test"), isbi, cancellationToken: ct), ThresholdPolarity.Dark));

@@ -74,7 +74,7 @@ public sealed partial class Verbs(ILogger<Verbs> log)
         return 0;
     }
 
-    /// <summary>train: a split folder (+ optional simulated noise) → model zip; prints metrics.</summary>
+    /// <summary>train: a split folder (+ optional simulated noise) → model zip; prints metrics. Training settings: --profile's, overridden by the command line.</summary>
     public int Train(AppSettings s, CancellationToken ct)
     {
         string data = Require(s.Data, "Data", "--data <split folder with images/ and masks/>");
@@ -82,48 +82,29 @@ public sealed partial class Verbs(ILogger<Verbs> log)
         var noise = LabelNoiseSpec.Parse(s.Noise);
         var folder = s.FolderOptions();
         folder.Validate();
+        var profile = s.Training(StudyOptions.ForProfile(s.ParseProfile(), [], s.Out));
         var ml = new MLContext(seed: s.Seed).RegisterNoisySeg();
         var train = ml.Data.LoadFromSegmentationFolder(data, folder);
         var (c, h, w) = Shape(train);
-        int classes = s.Classes, k = classes == 2 ? 1 : classes;
+        int classes = s.Classes;
         var decoding = s.Decoding.ToLowerInvariant() switch
         {
             "labelfree" or "label-free" => SegmentationDecoding.LabelFree,
             "fixed" => SegmentationDecoding.Fixed,
             _ => throw new ArgumentException($"Decoding must be labelfree or fixed; got '{s.Decoding}'.", "Decoding"),
         };
-        int steps = s.Steps ?? 300;
         var known = noise.ExpectedTransitionMatrix(classes) is { } q && Math.Abs(q.Determinant()) > 1e-9 ? q : null;
         var progress = new Progress<TrainingProgress>(p => { if (p.Step % 25 == 0 || p.Step == p.TotalSteps) log.LogInformation("step {Step}/{Total} loss {Loss:0.0000}", p.Step, p.TotalSteps, p.Loss); });
         var crop = AppSettings.ParseCrop(s.Crop);
-        bool online = s.Online ?? false;
-        var trainer = ml.Segmentation().Trainers.UNet(new UNetSegmentationTrainerOptions
+        var trainer = ml.Segmentation().Trainers.UNet(profile.TrainerOptions(noise, s.Seed, c, classes, crop?.Height, crop?.Width) with
         {
-            // Online noise: the trainer reads the clean masks and redraws the corruption every epoch.
-            LabelColumnName = online ? "Mask" : "NoisyMask",
-            OnlineNoise = online ? noise : null,
-            OnlineNoiseSeed = s.Seed,
-            ClassCount = classes,
             Decoding = decoding,
             KnownNoise = known,
             Progress = progress,
             CancellationToken = ct,
-            Trainer = new SegmentationTrainerOptions
-            {
-                Network = new UNetOptions { InputChannels = c, OutputChannels = k, Depth = s.Depth ?? 3, BaseWidth = s.BaseWidth ?? 16 },
-                Loss = classes == 2 ? LossKind.Bce : LossKind.CrossEntropy,
-                LearningRate = s.LearningRate ?? 3e-3,
-                Schedule = s.ParseSchedule() ?? LearningRateSchedule.None,
-                MaxSteps = steps,
-                BatchSize = s.BatchSize ?? 4,
-                Seed = s.Seed,
-                Threads = s.Threads,
-                CropWidth = crop?.Width,
-                CropHeight = crop?.Height,
-            },
         });
-        log.LogInformation("Training on {Data} ({C}x{H}x{W}, {Classes} classes) with noise {Noise}, {Steps} steps", data, c, h, w, classes, noise, steps);
-        var fitted = ml.Transforms.CorruptLabels(noise, "NoisyMask", "Mask", s.Seed).Append(trainer).Fit(train);
+        log.LogInformation("Training on {Data} ({C}x{H}x{W}, {Classes} classes) with noise {Noise}: {Training}", data, c, h, w, classes, noise, profile.DescribeTraining());
+        var fitted = ml.Transforms.CorruptLabels(noise, seed: s.Seed).Append(trainer).Fit(train);
         using var seg = fitted.LastTransformer;
         log.LogInformation("Decoding: {Report}", seg.DecodingReport);
         string? dir = Path.GetDirectoryName(Path.GetFullPath(model));
@@ -140,9 +121,9 @@ public sealed partial class Verbs(ILogger<Verbs> log)
     public int Evaluate(AppSettings s)
     {
         string data = Require(s.Data, "Data", "--data <split folder with images/ and masks/>");
-        var (ml, model, c, h, w, k) = LoadModel(s);
-        var view = ml.Data.LoadFromSegmentationFolder(data, s.FolderOptions(width: w, height: h, channels: c));
-        PrintMetrics(ml, model.Transform(view), k == 1 ? 2 : k, data);
+        var (ml, model, input) = LoadModel(s);
+        var view = ml.Data.LoadFromSegmentationFolder(data, s.FolderOptions(width: input.Width, height: input.Height, channels: input.Channels));
+        PrintMetrics(ml, model.Transform(view), input.ClassCount, data);
         return 0;
     }
 
@@ -151,64 +132,53 @@ public sealed partial class Verbs(ILogger<Verbs> log)
     {
         string images = Require(s.Images, "Images", "--images <folder of images, or a split folder with images/>");
         if (!Directory.Exists(images)) throw new DirectoryNotFoundException($"Images: folder '{images}' does not exist.");
-        var (ml, model, c, h, w, k) = LoadModel(s);
-        bool split = Directory.Exists(Path.Combine(images, "images"));
-        var options = s.FolderOptions(requireMasks: false, width: w, height: h, channels: c, imagesFolder: split ? "images" : ".", masksFolder: "__no_masks__");
+        var (ml, model, input) = LoadModel(s);
+        bool split = Directory.Exists(Path.Combine(images, SegmentationFolderOptions.Defaults.ImagesFolderName));
+        var options = s.FolderOptions(width: input.Width, height: input.Height, channels: input.Channels) with
+        {
+            LoadMasks = false,
+            ImagesFolderName = split ? SegmentationFolderOptions.Defaults.ImagesFolderName : ".",
+        };
         var items = SegmentationFolderLoader.Load(images, options);
-        var view = SegmentationDataView.Create(ml, items.Select(i => i with { Mask = null }).ToList());
-        var scored = model.Transform(view);
-        var masks = scored.GetColumn<VBuffer<byte>>("PredictedMask").Select(v => v.DenseValues().ToArray()).ToList();
-        int classes = k == 1 ? 2 : k;
+        var scored = model.Transform(SegmentationDataView.Create(ml, items, input.ImageColumnName ?? SegmentationColumnNames.Image));
+        var masks = scored.GetColumn<VBuffer<byte>>(SegmentationColumnNames.PredictedMask).Select(v => v.DenseValues().ToArray()).ToList();
         Directory.CreateDirectory(s.Out);
         for (int i = 0; i < items.Count; i++)
         {
             string stem = Path.GetFileNameWithoutExtension(items[i].Name);
-            var mask = classes == 2 ? masks[i].Select(v => v == 1 ? (byte)255 : (byte)0).ToArray() : masks[i];
-            PngWriter.WriteGray(Path.Combine(s.Out, stem + ".mask.png"), mask, w, h);
-            PngWriter.WriteRgb(Path.Combine(s.Out, stem + ".overlay.png"), Overlay(items[i], masks[i], classes), w, h);
+            var mask = input.ClassCount == 2 ? masks[i].Select(v => v == 1 ? (byte)255 : (byte)0).ToArray() : masks[i];
+            PngWriter.WriteGray(Path.Combine(s.Out, stem + ".mask.png"), mask, input.Width, input.Height);
+            PngWriter.WriteRgb(Path.Combine(s.Out, stem + ".overlay.png"), Overlay(items[i], masks[i], input.ClassCount), input.Width, input.Height);
         }
-        log.LogInformation("Wrote {Count} mask(s) and overlay(s) at {W}x{H} to {Out}", items.Count, w, h, Path.GetFullPath(s.Out));
+        log.LogInformation("Wrote {Count} mask(s) and overlay(s) at {W}x{H} to {Out}", items.Count, input.Width, input.Height, Path.GetFullPath(s.Out));
         return 0;
     }
 
     private static byte[] Overlay(SegmentationItem item, byte[] mask, int classes)
     {
-        int n = item.Height * item.Width;
-        float min = item.Image.Min(), max = item.Image.Max();
-        float scale = max > min ? 255f / (max - min) : 0f;
-        var rgb = new byte[3 * n];
-        for (int i = 0; i < n; i++)
+        var rgb = PngWriter.ToRgb(item.Image, item.Channels, item.Height, item.Width);
+        for (int i = 0; i < mask.Length; i++)
         {
-            var col = classes == 2 ? (mask[i] == 1 ? ((byte)255, (byte)40, (byte)40) : ((byte)0, (byte)0, (byte)0)) : StudyPanels.ClassColor(mask[i], classes);
-            bool paint = classes != 2 || mask[i] == 1;
-            for (int ch = 0; ch < 3; ch++)
-            {
-                int plane = item.Channels == 3 ? ch : 0;
-                float g = (item.Image[plane * n + i] - min) * scale;
-                byte cv = ch == 0 ? col.Item1 : ch == 1 ? col.Item2 : col.Item3;
-                rgb[3 * i + ch] = (byte)Math.Clamp((int)MathF.Round(paint ? 0.55f * g + 0.45f * cv : g), 0, 255);
-            }
+            if (classes == 2 && mask[i] != 1) continue;
+            var (r, g, b) = classes == 2 ? ((byte)255, (byte)40, (byte)40) : StudyPanels.ClassColor(mask[i], classes);
+            rgb[3 * i] = Blend(rgb[3 * i], r);
+            rgb[3 * i + 1] = Blend(rgb[3 * i + 1], g);
+            rgb[3 * i + 2] = Blend(rgb[3 * i + 2], b);
         }
         return rgb;
+
+        static byte Blend(byte image, byte colour) => (byte)Math.Clamp((int)MathF.Round(0.55f * image + 0.45f * colour), 0, 255);
     }
 
-    private (MLContext Ml, ITransformer Model, int C, int H, int W, int K) LoadModel(AppSettings s)
+    private (MLContext Ml, ITransformer Model, SegmentationModelInput Input) LoadModel(AppSettings s)
     {
         string zip = Require(s.Model, "Model", "--model <model .zip written by train>");
         if (!File.Exists(zip)) throw new FileNotFoundException($"Model: file '{zip}' does not exist.");
         var ml = new MLContext(seed: 0).RegisterNoisySeg();
-        var model = ml.Model.Load(zip, out var schema);
-        var image = schema.GetColumnOrNull("Image") ?? throw new InvalidDataException($"Model: '{zip}' has no Image input column; was it written by train?");
-        var dims = ((VectorDataViewType)image.Type).Dimensions;
-        int c, h, w;
-        if (dims.Length == 3) (c, h, w) = (dims[0], dims[1], dims[2]);
-        else if (s.Width is int ww && s.Height is int hh) (c, h, w) = (1, hh, ww);
-        else throw new ArgumentException("Width: the model does not record its image size; pass --width and --height.", "Width");
-        // K (1 = binary) from the model's probability column [K, H, W]; --classes when the schema does not record it.
-        var prob = model.GetOutputSchema(schema).GetColumnOrNull("Probability");
-        int k = prob?.Type is VectorDataViewType { Dimensions.Length: 3 } pt ? pt.Dimensions[0] : (s.Classes == 2 ? 1 : s.Classes);
-        log.LogInformation("Loaded {Zip}: {C}x{H}x{W} input, {Classes} classes", zip, c, h, w, k == 1 ? 2 : k);
-        return (ml, model, c, h, w, k);
+        var model = ml.Model.Load(zip, out _);
+        var input = SegmentationTransformer.From(model).Input;
+        log.LogInformation("Loaded {Zip}: {C}x{H}x{W} input, {Classes} classes", zip, input.Channels, input.Height, input.Width, input.ClassCount);
+        return (ml, model, input);
     }
 
     private void PrintMetrics(MLContext ml, IDataView scored, int classes, string folder)
@@ -230,7 +200,7 @@ public sealed partial class Verbs(ILogger<Verbs> log)
 
     private static (int C, int H, int W) Shape(IDataView view)
     {
-        var d = ((VectorDataViewType)view.Schema["Image"].Type).Dimensions;
+        var d = ((VectorDataViewType)view.Schema[SegmentationColumnNames.Image].Type).Dimensions;
         return (d[0], d[1], d[2]);
     }
 

@@ -1,13 +1,14 @@
 using MLNet.NoisySeg.Data;
 using MLNet.NoisySeg.Noise;
 using MLNet.NoisySeg.Study;
+using MLNet.NoisySeg.Tests.TestSupport;
 
 namespace MLNet.NoisySeg.Tests.Study;
 
 [TestClass]
 public class StudyOptionsTests
 {
-    private static StudyDatasetOptions Binary(string name = "a") => new() { Name = name, Path = "/nonexistent/" + name, ForegroundValue = 255 };
+    private static StudyDatasetOptions Binary(string name = "a") => new() { Name = name, Path = "/nonexistent/" + name, Folder = SegmentationFolderOptions.BinaryMasks(255) };
 
     private static StudyOptions Valid() => new() { Datasets = [Binary()], OutputFolder = "out" };
 
@@ -53,14 +54,14 @@ public class StudyOptionsTests
         Assert.AreEqual("Datasets[0].Path", e.ParamName);
         StringAssert.Contains(e.Message, "/nonexistent/a/train");
 
-        var onlyWidth = Valid() with { Datasets = [new StudyDatasetOptions { Name = "x", Path = "p", Width = 64 }] };
-        Assert.AreEqual("Datasets[0].Height", Assert.Throws<ArgumentException>(() => onlyWidth.Validate(false)).ParamName);
+        var onlyWidth = Valid() with { Datasets = [new StudyDatasetOptions { Name = "x", Path = "p", Folder = SegmentationFolderOptions.BinaryMasks() with { Width = 64 } }] };
+        Assert.AreEqual("Datasets[0].Folder.Height", Assert.Throws<ArgumentException>(() => onlyWidth.Validate(false)).ParamName);
 
-        var badClasses = Valid() with { Datasets = [new StudyDatasetOptions { Name = "x", Path = "p", MaskEncoding = MaskEncoding.Binary, ClassCount = 3 }] };
-        Assert.AreEqual("Datasets[0].ClassCount", Assert.Throws<ArgumentException>(() => badClasses.Validate(false)).ParamName);
+        var badClasses = Valid() with { Datasets = [new StudyDatasetOptions { Name = "x", Path = "p", Folder = new SegmentationFolderOptions { MaskEncoding = MaskEncoding.Binary, ClassCount = 3 } }] };
+        Assert.AreEqual("Datasets[0].Folder.ClassCount", Assert.Throws<ArgumentException>(() => badClasses.Validate(false)).ParamName);
 
-        var ignore = Valid() with { Datasets = [new StudyDatasetOptions { Name = "x", Path = "p", MaskEncoding = MaskEncoding.ClassIndex, ClassCount = 11, IgnoreValue = 3 }] };
-        Assert.AreEqual("Datasets[0].IgnoreValue", Assert.Throws<ArgumentException>(() => ignore.Validate(false)).ParamName);
+        var ignore = Valid() with { Datasets = [new StudyDatasetOptions { Name = "x", Path = "p", Folder = SegmentationFolderOptions.ClassIndexMasks(11, ignoreValue: 3) }] };
+        Assert.AreEqual("Datasets[0].Folder.IgnoreValue", Assert.Throws<ArgumentException>(() => ignore.Validate(false)).ParamName);
 
         var twice = Valid() with { Datasets = [Binary("d"), Binary("d")] };
         Assert.AreEqual("Datasets[1].Name", Assert.ThrowsExactly<ArgumentException>(() => twice.Validate(false)).ParamName);
@@ -71,7 +72,7 @@ public class StudyOptionsTests
         var cropAlone = Valid() with { Datasets = [new StudyDatasetOptions { Name = "x", Path = "p", CropHeight = 64 }] };
         Assert.AreEqual("Datasets[0].CropWidth", Assert.Throws<ArgumentException>(() => cropAlone.Validate(false)).ParamName);
 
-        var cropTooBig = Valid() with { Datasets = [new StudyDatasetOptions { Name = "x", Path = "p", Width = 64, Height = 64, CropHeight = 128, CropWidth = 64 }] };
+        var cropTooBig = Valid() with { Datasets = [new StudyDatasetOptions { Name = "x", Path = "p", Folder = SegmentationFolderOptions.BinaryMasks() with { Width = 64, Height = 64 }, CropHeight = 128, CropWidth = 64 }] };
         var big = Assert.Throws<ArgumentException>(() => cropTooBig.Validate(false));
         Assert.AreEqual("Datasets[0].CropHeight", big.ParamName);
         StringAssert.Contains(big.Message, "larger than the images");
@@ -85,13 +86,44 @@ public class StudyOptionsTests
     {
         var a = Valid();
         CollectionAssert.AreEquivalent(a.ResultSettings().ToList(), (a with { Threads = 1, Seeds = [4], Shard = new StudyShard(1, 3), OutputFolder = "x" }).ResultSettings().ToList());
-        Assert.AreEqual("300", a.ResultSettings()["Steps"]);
+        Assert.AreEqual("160", a.ResultSettings()["Steps"]); // the quick profile
         Assert.AreNotEqual(a.ResultSettings()["Steps"], (a with { Steps = 301 }).ResultSettings()["Steps"]);
         Assert.AreEqual("true", (a with { OnlineNoise = true }).ResultSettings()["OnlineNoise"]);
         Assert.AreEqual("Cosine", (a with { Schedule = MLNet.NoisySeg.Training.LearningRateSchedule.Cosine }).ResultSettings()["Schedule"]);
-        var cropped = a with { Datasets = [new StudyDatasetOptions { Name = "a", Path = "/elsewhere", ForegroundValue = 255, CropHeight = 32, CropWidth = 16 }] };
-        StringAssert.Contains(cropped.ResultSettings()["Datasets[a]"], "CropWidth=16; CropHeight=32");
+        var cropped = a with { Datasets = [new StudyDatasetOptions { Name = "a", Path = "/elsewhere", Folder = SegmentationFolderOptions.BinaryMasks(255), CropHeight = 32, CropWidth = 16 }] };
+        Assert.AreEqual("16", cropped.ResultSettings()["Datasets[a].CropWidth"]);
+        Assert.AreEqual("32", cropped.ResultSettings()["Datasets[a].CropHeight"]);
         Assert.AreEqual("a (stored size, 2 classes, random 16x32 crops)", cropped.Datasets[0].Describe());
+    }
+
+    [TestMethod]
+    public void EveryOption_IsEitherAResultSettingOrARunSetting()
+    {
+        foreach (var type in new[] { typeof(StudyOptions), typeof(StudyDatasetOptions) })
+            foreach (var p in type.GetProperties().Where(p => p.CanWrite))
+            {
+                bool result = p.IsDefined(typeof(ResultSettingAttribute), false), run = p.IsDefined(typeof(RunSettingAttribute), false);
+                Assert.IsTrue(result ^ run, $"{type.Name}.{p.Name} must be marked [ResultSetting] (changes what a result means) or [RunSetting] (does not)");
+            }
+    }
+
+    [TestMethod]
+    public void ResultSettings_HaveOneKeyPerDatasetOption_AndReadOlderSettingsFiles()
+    {
+        var o = Valid() with { Datasets = [new StudyDatasetOptions { Name = "isbi", Path = "p", Folder = SegmentationFolderOptions.BinaryMasks(0) with { Width = 256, Height = 256 }, CropHeight = 128, CropWidth = 128 }] };
+        var settings = o.ResultSettings();
+        Assert.AreEqual("Binary", settings["Datasets[isbi].MaskEncoding"]);
+        Assert.AreEqual("0", settings["Datasets[isbi].ForegroundValue"]);
+        Assert.AreEqual("none", settings["Datasets[isbi].IgnoreValue"]);
+        Assert.AreEqual("256", settings["Datasets[isbi].Width"]);
+
+        // settings.json as written before issue 11: one entry per data set.
+        using var tmp = TestPaths.NewTemp();
+        var old = settings.Where(kv => !kv.Key.StartsWith("Datasets[", StringComparison.Ordinal)).ToDictionary();
+        old["Datasets[isbi]"] = "TrainSplit=train; TestSplit=test; MaskEncoding=Binary; ForegroundValue=0; ClassCount=2; IgnoreValue=none; BackgroundClass=0; Width=256; Height=256; CropWidth=128; CropHeight=128";
+        File.WriteAllText(Path.Combine(tmp.Path, StudyResultStore.SettingsFileName), System.Text.Json.JsonSerializer.Serialize(old));
+        CollectionAssert.AreEquivalent(settings.ToList(), StudyResultStore.ReadSettings(tmp.Path)!.ToList());
+        new StudyResultStore(tmp.Path).EnsureSettings(settings); // the same settings: accepted
     }
 
     [TestMethod]
@@ -120,7 +152,7 @@ public class StudyOptionsTests
 
         var o = new StudyOptions
         {
-            Datasets = [Binary("b"), new StudyDatasetOptions { Name = "m", Path = "p", MaskEncoding = MaskEncoding.ClassIndex, ClassCount = 4 }],
+            Datasets = [Binary("b"), new StudyDatasetOptions { Name = "m", Path = "p", Folder = SegmentationFolderOptions.ClassIndexMasks(4) }],
             Seeds = [3, 4],
         };
         var all = StudyGrid.Build(o);
@@ -161,7 +193,7 @@ public class StudyOptionsTests
         Assert.AreEqual("randomprior(uniform, 11 classes)", StudySummary.DisplayName(uniform));
         Assert.AreEqual("sampling(0.1)", StudySummary.DisplayName("sampling(0.1)"));
         Assert.AreEqual(48, StudySummary.DisplayName(new string('x', 60)).Length);
-        var c = StudyGrid.Build(new StudyOptions { Datasets = [new StudyDatasetOptions { Name = "m", Path = "p", MaskEncoding = MaskEncoding.ClassIndex, ClassCount = 11 }] })[7];
+        var c = StudyGrid.Build(new StudyOptions { Datasets = [new StudyDatasetOptions { Name = "m", Path = "p", Folder = SegmentationFolderOptions.ClassIndexMasks(11) }] })[7];
         Assert.IsTrue(c.FileStem.Length <= 69 && c.FileStem.StartsWith("0007_m_randomprior"), c.FileStem); // short enough for any file system
     }
 

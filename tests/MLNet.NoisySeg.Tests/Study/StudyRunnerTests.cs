@@ -1,3 +1,4 @@
+using MLNet.NoisySeg.Data;
 using MLNet.NoisySeg.Data.Synthetic;
 using MLNet.NoisySeg.Study;
 
@@ -30,7 +31,7 @@ public class StudyRunnerTests
 
     private static StudyOptions Options(string output, StudyShard? shard = null) => new()
     {
-        Datasets = [new StudyDatasetOptions { Name = "nuclei", Path = Dataset.Value, ForegroundValue = 255 }],
+        Datasets = [new StudyDatasetOptions { Name = "nuclei", Path = Dataset.Value, Folder = SegmentationFolderOptions.BinaryMasks(255) }],
         Seeds = [5],
         Steps = 6,
         BatchSize = 4,
@@ -190,7 +191,7 @@ public class StudyRunnerTests
     public void OnlineNoise_AndCrops_RunThroughThePipeline()
     {
         var o = Options("online") with { ConditionFilter = ["sampling(0.1)"], OnlineNoise = true };
-        o = o with { Datasets = [new StudyDatasetOptions { Name = "nuclei", Path = Dataset.Value, ForegroundValue = 255, CropHeight = 24, CropWidth = 16 }] };
+        o = o with { Datasets = [new StudyDatasetOptions { Name = "nuclei", Path = Dataset.Value, Folder = SegmentationFolderOptions.BinaryMasks(255), CropHeight = 24, CropWidth = 16 }] };
         var online = new StudyRunner(o).Run();
         var r = online.Results.Single();
         var fixedDraw = Single.Value.Results.Single(x => x.Condition == "sampling(0.1)");

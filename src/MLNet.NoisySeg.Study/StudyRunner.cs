@@ -51,7 +51,6 @@ public sealed record StudyFailure(string Key, int Index, string Error, string Re
 /// </summary>
 public sealed class StudyRunner
 {
-    private const string NoisyColumn = "NoisyMask";
     private readonly StudyOptions _options;
     private readonly Dictionary<string, StudyData> _data = new(StringComparer.Ordinal);
 
@@ -164,7 +163,7 @@ public sealed class StudyRunner
         if (_data.TryGetValue(name, out var d)) return d;
         var ds = _options.Datasets.First(x => x.Name == name);
         progress?.Report(new StudyProgress("load", 0, 0, null, null, null, $"Loading {ds.Name} from {ds.Path}"));
-        var fo = ds.ToFolderOptions();
+        var fo = ds.Folder;
         var all = SegmentationFolderLoader.Load(Path.Combine(ds.Path, ds.TrainSplit), fo, null, ct);
         var test = SegmentationFolderLoader.Load(Path.Combine(ds.Path, ds.TestSplit), fo, null, ct);
         if (all.Count < 2) throw new ArgumentException($"Datasets '{ds.Name}': the training split needs at least 2 images to carve a validation split; found {all.Count}.", "Datasets");
@@ -197,7 +196,7 @@ public sealed class StudyRunner
             var testImages = data.Test.Select(x => x.Image).ToList();
             callback = (step, model) =>
             {
-                double score = LabelFreeScore(model, trainImages, testImages, data.Test, known, classes, ch, h, w);
+                double score = LabelFreeScore(ml, model, trainImages, testImages, data.Test, known, classes, ch, h, w);
                 budget.Add(new StudyBudgetPoint(step, score));
                 return new Dictionary<string, double> { ["labelfree"] = score };
             };
@@ -206,47 +205,23 @@ public sealed class StudyRunner
             : new SyncProgress<TrainingProgress>(p => progress.Report(new StudyProgress("train", number, count, c, p, null,
                 FormattableString.Invariant($"{c.DisplayKey}: step {p.Step}/{p.TotalSteps}, loss {p.Loss:0.0000}"))));
 
-        var trainerOptions = new UNetSegmentationTrainerOptions
+        var trainerOptions = _options.TrainerOptions(c.Noise, c.Seed, ch, classes, data.Options.CropHeight, data.Options.CropWidth) with
         {
-            // Online noise: the trainer reads the clean masks and redraws the corruption every epoch.
-            LabelColumnName = _options.OnlineNoise ? SegmentationFolderOptions.Defaults.MaskColumnName : NoisyColumn,
-            OnlineNoise = _options.OnlineNoise ? c.Noise : null,
-            OnlineNoiseSeed = c.Seed,
-            ClassCount = classes,
-            Decoding = SegmentationDecoding.LabelFree,
             KnownNoise = known,
             Progress = trainingProgress,
             CancellationToken = ct,
             ValidationCallback = callback,
-            Trainer = new SegmentationTrainerOptions
-            {
-                Network = new UNetOptions { InputChannels = ch, OutputChannels = k, Depth = _options.Depth, BaseWidth = _options.BaseWidth },
-                Loss = binary ? LossKind.Bce : LossKind.CrossEntropy,
-                Optimizer = OptimizerKind.Adam,
-                LearningRate = _options.LearningRate,
-                Schedule = _options.Schedule,
-                MaxSteps = _options.Steps,
-                BatchSize = _options.BatchSize,
-                Seed = c.Seed,
-                Threads = _options.Threads,
-                Augment = _options.Augment,
-                CropHeight = data.Options.CropHeight,
-                CropWidth = data.Options.CropWidth,
-                ValidateEvery = _options.BudgetEvery,
-            },
         };
 
-        // The ML.NET pipeline of the condition: corrupt the clean masks, train on the corrupted column.
-        var pipeline = ml.Transforms.CorruptLabels(c.Noise, NoisyColumn, SegmentationFolderOptions.Defaults.MaskColumnName, c.Seed)
-            .Append(ml.Segmentation().Trainers.UNet(trainerOptions));
-        var fitted = pipeline.Fit(trainView);
-        using var seg = fitted.LastTransformer;
+        // The ML.NET pipeline of the condition, as a user writes it: corrupt the clean masks, train on the corrupted column.
+        var noise = ml.Transforms.CorruptLabels(c.Noise, SegmentationColumnNames.NoisyMask, SegmentationColumnNames.Mask, c.Seed).Fit(trainView);
+        using var seg = ml.Segmentation().Trainers.UNet(trainerOptions).Fit(noise.Transform(trainView));
         ct.ThrowIfCancellationRequested();
 
-        // Evaluation through ML.NET with the model's own (label-free) decoding.
-        var scored = fitted.Transform(testView);
-        var testProbs = scored.GetColumn<VBuffer<float>>("Probability").Select(v => v.DenseValues().ToArray()).ToList();
-        var testNoisy = scored.GetColumn<VBuffer<byte>>(NoisyColumn).Select(v => v.DenseValues().ToArray()).ToList();
+        // One pass of the test set through the network (cached), scored through the catalog with the model's own
+        // (label-free) decoding; its probabilities are decoded two more ways below.
+        var scored = ml.Data.Cache(seg.Transform(testView), SegmentationColumnNames.Mask, SegmentationColumnNames.PredictedMask, SegmentationColumnNames.Probability);
+        var testProbs = scored.GetColumn<VBuffer<float>>(SegmentationColumnNames.Probability).Select(v => v.DenseValues().ToArray()).ToList();
         var testMasks = data.Test.Select(x => x.Mask!).ToList();
         double auc = double.NaN;
         StudyScores labelFree;
@@ -254,11 +229,11 @@ public sealed class StudyRunner
         {
             var m = ml.Segmentation().EvaluateBinary(scored);
             auc = m.Auc;
-            labelFree = new StudyScores { Rule = seg.Decoding.ToString(), Score = m.Dice, Dice = m.Dice, IoU = m.IoU, Accuracy = m.Accuracy };
+            labelFree = StudyScoring.Scores(seg.Decoding, m);
         }
         else
         {
-            labelFree = FromMulticlass(seg.Decoding, ml.Segmentation().EvaluateMulticlass(scored, classes));
+            labelFree = StudyScoring.Scores(seg.Decoding, ml.Segmentation().EvaluateMulticlass(scored, classes));
         }
 
         // The same model's probabilities decoded two more ways: the paper protocol (clean validation split) and fixed.
@@ -272,17 +247,16 @@ public sealed class StudyRunner
         else
         {
             // [ours] The paper gives no multi-class sweep: pick the better of argmax and the label-free rule on clean validation.
-            double argmaxVal = Evaluate(DecodingRule.Argmax, valProbs, valMasks, classes, k).Score;
-            double lfVal = Evaluate(seg.Decoding, valProbs, valMasks, classes, k).Score;
+            double argmaxVal = StudyScoring.Score(ml, DecodingRule.Argmax, valProbs, valMasks, classes).Score;
+            double lfVal = StudyScoring.Score(ml, seg.Decoding, valProbs, valMasks, classes).Score;
             paperRule = lfVal > argmaxVal ? seg.Decoding : DecodingRule.Argmax;
         }
-        var paper = Evaluate(paperRule, testProbs, testMasks, classes, k);
-        var fixedScores = Evaluate(binary ? DecodingRule.FixedThreshold : DecodingRule.Argmax, testProbs, testMasks, classes, k);
+        var paper = StudyScoring.Score(ml, paperRule, testProbs, testMasks, classes);
+        var fixedScores = StudyScoring.Score(ml, binary ? DecodingRule.FixedThreshold : DecodingRule.Argmax, testProbs, testMasks, classes);
 
-        // Noise matrix and meta-structure statistics of the corrupted training labels.
-        var noiseTransformer = ((IEnumerable<ITransformer>)fitted).First();
-        var trainNoisy = noiseTransformer.Transform(trainView).GetColumn<VBuffer<byte>>(NoisyColumn).Select(v => v.DenseValues().ToArray()).ToList();
-        var pairs = data.Train.Select((x, i) => (x.Mask!, trainNoisy[i])).ToList();
+        // Noise matrix and meta-structure statistics of the corrupted training labels: the fitted transform's typed
+        // form gives exactly what its column held (the first draw for online noise).
+        var pairs = data.Train.Select(x => (x.Mask!, noise.Corrupt(x.Mask!, x.Name))).ToList();
         var q = NoiseTransitionEstimator.Estimate(pairs, classes);
         double corr = MeanStructureCorrelation(pairs, w, h, classes, _options.DensityBandwidth);
 
@@ -293,7 +267,8 @@ public sealed class StudyRunner
             var rule = seg.Decoding;
             var pred = new byte[h * w];
             rule.Decode(testProbs[0], k, pred);
-            StudyPanels.Write(Path.Combine(_options.ResultsFolder, panel), data.Test[0], testMasks[0], testNoisy[0], pred, classes, _options.DensityBandwidth);
+            var testNoisy = noise.Corrupt(testMasks[0], data.Test[0].Name);
+            StudyPanels.Write(Path.Combine(_options.ResultsFolder, panel), data.Test[0], testMasks[0], testNoisy, pred, classes, _options.DensityBandwidth);
         }
 
         return new StudyResult
@@ -326,7 +301,7 @@ public sealed class StudyRunner
     private static NoiseTransitionMatrix? Invertible(NoiseTransitionMatrix? q)
         => q is not null && Math.Abs(q.Determinant()) > 1e-9 ? q : null;
 
-    private static double LabelFreeScore(TrainedSegmentationModel model, IReadOnlyList<float[]> trainImages, IReadOnlyList<float[]> testImages,
+    private static double LabelFreeScore(MLContext ml, TrainedSegmentationModel model, IReadOnlyList<float[]> trainImages, IReadOnlyList<float[]> testImages,
         IReadOnlyList<SegmentationItem> test, NoiseTransitionMatrix? known, int classes, int ch, int h, int w)
     {
         try
@@ -336,48 +311,13 @@ public sealed class StudyRunner
             DecodingRule rule = classes == 2
                 ? LabelFreeDecoder.EstimateBinary(trainOut, known).ToRule()
                 : known is not null ? DecodingRule.InverseNtm(known) : LabelFreeDecoder.EstimateLevels(trainOut, classes).ToRule();
-            return Evaluate(rule, testOut, test.Select(x => x.Mask!).ToList(), classes, classes == 2 ? 1 : classes).Score;
+            return StudyScoring.Score(ml, rule, testOut, test.Select(x => x.Mask!).ToList(), classes).Score;
         }
         catch (Exception e) when (e is InvalidOperationException or ArgumentException)
         {
             return double.NaN; // degenerate outputs early in training: no label-free rule exists yet
         }
     }
-
-    /// <summary>Decodes probabilities with a rule and scores them against clean masks (pure evaluators).</summary>
-    internal static StudyScores Evaluate(DecodingRule rule, IReadOnlyList<float[]> probs, IReadOnlyList<byte[]> masks, int classes, int k)
-    {
-        if (classes == 2)
-        {
-            var ev = new BinarySegmentationEvaluator(new BinarySegmentationEvaluatorOptions { AucMode = AucMode.Histogram });
-            for (int i = 0; i < probs.Count; i++)
-            {
-                var pred = new byte[masks[i].Length];
-                rule.Decode(probs[i], k, pred);
-                ev.Add(masks[i], pred);
-            }
-            var m = ev.GetMetrics();
-            return new StudyScores { Rule = rule.ToString(), Score = m.Dice, Dice = m.Dice, IoU = m.IoU, Accuracy = m.Accuracy };
-        }
-        var mc = new MulticlassSegmentationEvaluator(classes);
-        for (int i = 0; i < probs.Count; i++)
-        {
-            var pred = new byte[masks[i].Length];
-            rule.Decode(probs[i], k, pred);
-            mc.Add(masks[i], pred);
-        }
-        return FromMulticlass(rule, mc.GetMetrics());
-    }
-
-    private static StudyScores FromMulticlass(DecodingRule rule, MulticlassSegmentationMetrics m) => new()
-    {
-        Rule = rule.ToString(),
-        Score = m.MeanIoU,
-        Dice = m.MeanDice,
-        IoU = m.MeanIoU,
-        Accuracy = m.PixelAccuracy,
-        PerClassIoU = m.PerClassIoU.ToArray(),
-    };
 
     private static double MeanStructureCorrelation(IReadOnlyList<(byte[] Clean, byte[] Noisy)> pairs, int w, int h, int classes, int bandwidth)
     {

@@ -1,13 +1,15 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using Microsoft.ML;
 using MLNet.NoisySeg.Data;
 using MLNet.NoisySeg.Decoding;
 using MLNet.NoisySeg.Evaluation;
 using MLNet.NoisySeg.Losses;
 using MLNet.NoisySeg.Training;
+using MLNet.NoisySeg.Unsupervised;
 
-namespace MLNet.NoisySeg.Unsupervised;
+namespace MLNet.NoisySeg.Study;
 
 /// <summary>Options of <see cref="UnsupervisedComparison.Run"/>.</summary>
 public sealed record UnsupervisedComparisonOptions
@@ -51,27 +53,6 @@ public sealed record UnsupervisedComparisonOptions
     }
 }
 
-/// <summary>Mean ± sample standard deviation of one metric over seeds.</summary>
-/// <param name="Mean">Mean.</param>
-/// <param name="StdDev">Sample standard deviation (0 for one value).</param>
-/// <param name="Values">The per-seed values.</param>
-public sealed record MetricSummary(double Mean, double StdDev, IReadOnlyList<double> Values)
-{
-    /// <summary>Summarises values.</summary>
-    /// <param name="values">At least one value.</param>
-    public static MetricSummary Of(IReadOnlyList<double> values)
-    {
-        ArgumentNullException.ThrowIfNull(values);
-        if (values.Count == 0) throw new ArgumentException("values must not be empty.", nameof(values));
-        double mean = values.Average();
-        double sd = values.Count > 1 ? Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / (values.Count - 1)) : 0;
-        return new MetricSummary(mean, sd, values.ToArray());
-    }
-
-    /// <inheritdoc />
-    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"{Mean:0.0000} ± {StdDev:0.0000}");
-}
-
 /// <summary>One method's scores on the test images.</summary>
 /// <param name="Method">Method name.</param>
 /// <param name="Dice">Pixel-level Dice over the test set.</param>
@@ -79,7 +60,7 @@ public sealed record MetricSummary(double Mean, double StdDev, IReadOnlyList<dou
 /// <param name="Accuracy">Pixel accuracy.</param>
 /// <param name="Seconds">Mean wall time per seed (training + scoring).</param>
 /// <param name="Notes">How the output was decoded.</param>
-public sealed record UnsupervisedMethodResult(string Method, MetricSummary Dice, MetricSummary Auc, MetricSummary Accuracy, double Seconds, string Notes);
+public sealed record UnsupervisedMethodResult(string Method, MeanStd Dice, MeanStd Auc, MeanStd Accuracy, double Seconds, string Notes);
 
 /// <summary>Result of <see cref="UnsupervisedComparison.Run"/>.</summary>
 /// <param name="Methods">One row per method.</param>
@@ -96,7 +77,7 @@ public sealed record UnsupervisedComparisonResult(IReadOnlyList<UnsupervisedMeth
         sb.AppendLine("| method | Dice | AUC | accuracy | s/seed | decoding |");
         sb.AppendLine("|---|---|---|---|---|---|");
         foreach (var m in Methods)
-            sb.AppendLine(CultureInfo.InvariantCulture, $"| {m.Method} | {m.Dice} | {m.Auc} | {m.Accuracy} | {m.Seconds:0.0} | {m.Notes} |");
+            sb.AppendLine(CultureInfo.InvariantCulture, $"| {m.Method} | {m.Dice.Format("0.0000")} | {m.Auc.Format("0.0000")} | {m.Accuracy.Format("0.0000")} | {m.Seconds:0.0} | {m.Notes} |");
         return sb.ToString();
     }
 }
@@ -173,29 +154,13 @@ public static class UnsupervisedComparison
 
         {
             var sw = Stopwatch.StartNew();
-            var ev = new BinarySegmentationEvaluator();
-            foreach (var t in test)
-            {
-                var mask = new byte[h * w];
-                var score = new float[h * w];
-                ThresholdBaselines.Otsu(t.Image, c, h, w, options.Polarity, mask, score);
-                ev.Add(t.Mask, mask, score);
-            }
-            var m = ev.GetMetrics();
+            var m = ScoreBaseline(test, (t, mask, score) => ThresholdBaselines.Otsu(t.Image, c, h, w, options.Polarity, mask, score));
             results.Add(Summarise(OtsuName, Enumerable.Repeat(m, options.Seeds.Count).ToList(), sw.Elapsed.TotalSeconds, $"per image, polarity {options.Polarity}"));
             log?.Report(string.Create(CultureInfo.InvariantCulture, $"{OtsuName}: Dice {m.Dice:0.0000}"));
         }
         {
             var sw = Stopwatch.StartNew();
-            var ev = new BinarySegmentationEvaluator();
-            foreach (var t in test)
-            {
-                var mask = new byte[h * w];
-                var score = new float[h * w];
-                ThresholdBaselines.Adaptive(t.Image, c, h, w, options.AdaptiveSigma, options.AdaptiveOffset, options.Polarity, mask, score);
-                ev.Add(t.Mask, mask, score);
-            }
-            var m = ev.GetMetrics();
+            var m = ScoreBaseline(test, (t, mask, score) => ThresholdBaselines.Adaptive(t.Image, c, h, w, options.AdaptiveSigma, options.AdaptiveOffset, options.Polarity, mask, score));
             results.Add(Summarise(AdaptiveName, Enumerable.Repeat(m, options.Seeds.Count).ToList(), sw.Elapsed.TotalSeconds,
                 string.Create(CultureInfo.InvariantCulture, $"Gaussian sigma {options.AdaptiveSigma}, offset {options.AdaptiveOffset}, polarity {options.Polarity}")));
             log?.Report(string.Create(CultureInfo.InvariantCulture, $"{AdaptiveName}: Dice {m.Dice:0.0000}"));
@@ -205,11 +170,10 @@ public static class UnsupervisedComparison
         {
             var rows = new List<BinarySegmentationMetrics>();
             var sw = Stopwatch.StartNew();
-            var samples = train.Select(t => new SegmentationSample(t.Name, t.Image, t.Mask!, h, w)).ToList();
             foreach (int seed in options.Seeds)
             {
                 log?.Report($"{SupervisedName} seed {seed}: training");
-                using var model = SegmentationTrainer.Train(samples, options.Supervised with { Seed = seed }, null, cancellationToken);
+                using var model = SegmentationTrainer.Train(train, options.Supervised with { Seed = seed }, null, cancellationToken);
                 var probs = model.PredictProbabilities(test.Select(t => t.Image).ToList(), c, h, w);
                 var m = Score(test, probs, DecodingRule.FixedThreshold);
                 rows.Add(m);
@@ -220,19 +184,34 @@ public static class UnsupervisedComparison
         return new UnsupervisedComparisonResult(results);
     }
 
+    /// <summary>Decodes the probabilities with <paramref name="rule"/> and scores them through the catalog (AUC from the probabilities).</summary>
     private static BinarySegmentationMetrics Score(IReadOnlyList<SegmentationItem> test, float[][] probs, DecodingRule rule)
     {
-        var ev = new BinarySegmentationEvaluator();
-        for (int i = 0; i < test.Count; i++)
+        var masks = probs.Select(p =>
         {
-            var mask = new byte[probs[i].Length];
-            rule.Decode(probs[i], 1, mask);
-            ev.Add(test[i].Mask, mask, probs[i]);
+            var mask = new byte[p.Length];
+            rule.Decode(p, 1, mask);
+            return mask;
+        }).ToList();
+        return StudyScoring.EvaluateBinary(new MLContext(), test.Select(t => t.Mask!).ToList(), masks, probs);
+    }
+
+    /// <summary>Runs a baseline (mask and score per image) over the test images and scores it through the catalog.</summary>
+    private static BinarySegmentationMetrics ScoreBaseline(IReadOnlyList<SegmentationItem> test, Action<SegmentationItem, byte[], float[]> baseline)
+    {
+        var masks = new List<byte[]>();
+        var scores = new List<float[]>();
+        foreach (var t in test)
+        {
+            var mask = new byte[t.Height * t.Width];
+            var score = new float[mask.Length];
+            baseline(t, mask, score);
+            masks.Add(mask);
+            scores.Add(score);
         }
-        return ev.GetMetrics();
+        return StudyScoring.EvaluateBinary(new MLContext(), test.Select(t => t.Mask!).ToList(), masks, scores);
     }
 
     private static UnsupervisedMethodResult Summarise(string name, IReadOnlyList<BinarySegmentationMetrics> rows, double seconds, string notes)
-        => new(name, MetricSummary.Of(rows.Select(r => r.Dice).ToList()), MetricSummary.Of(rows.Select(r => r.Auc).ToList()),
-            MetricSummary.Of(rows.Select(r => r.Accuracy).ToList()), seconds, notes);
+        => new(name, MeanStd.Of(rows.Select(r => r.Dice)), MeanStd.Of(rows.Select(r => r.Auc)), MeanStd.Of(rows.Select(r => r.Accuracy)), seconds, notes);
 }

@@ -23,6 +23,11 @@ public readonly record struct MeanStd(double Mean, double Std, int Count)
     /// <inheritdoc />
     public override string ToString() => double.IsNaN(Mean) ? "n/a"
         : Count > 1 ? string.Create(CultureInfo.InvariantCulture, $"{Mean:0.000} ± {Std:0.000}") : Mean.ToString("0.000", CultureInfo.InvariantCulture);
+
+    /// <summary>"mean ± std" with the given number format (also for one value, whose std is 0).</summary>
+    /// <param name="numberFormat">A .NET number format, e.g. "0.0000".</param>
+    public string Format(string numberFormat) => double.IsNaN(Mean) ? "n/a"
+        : string.Create(CultureInfo.InvariantCulture, $"{Mean.ToString(numberFormat, CultureInfo.InvariantCulture)} ± {Std.ToString(numberFormat, CultureInfo.InvariantCulture)}");
 }
 
 /// <summary>One row of the summary table: a condition aggregated over seeds.</summary>

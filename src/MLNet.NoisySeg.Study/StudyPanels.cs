@@ -46,18 +46,10 @@ public static class StudyPanels
         int total = 5 * w + 4 * Gap;
         var rgb = new byte[3 * total * h];
         Array.Fill(rgb, (byte)255);
-        // Image, min-max scaled (gray replicated).
-        float min = float.PositiveInfinity, max = float.NegativeInfinity;
-        foreach (var v in item.Image) { if (v < min) min = v; if (v > max) max = v; }
-        float scale = max > min ? 255f / (max - min) : 0f;
+        // Image, min-max scaled (gray replicated), by the library's one float-to-8-bit conversion.
+        var image = PngWriter.ToRgb(item.Image, item.Channels, h, w);
         for (int i = 0; i < n; i++)
-        {
-            for (int c = 0; c < 3; c++)
-            {
-                int plane = item.Channels == 3 ? c : 0;
-                Set(rgb, total, 0, i, w, c, (byte)Math.Clamp((int)MathF.Round((item.Image[plane * n + i] - min) * scale), 0, 255));
-            }
-        }
+            for (int c = 0; c < 3; c++) Set(rgb, total, 0, i, w, c, image[3 * i + c]);
         PaintMask(rgb, total, 1, clean, w, classCount);
         PaintMask(rgb, total, 2, corrupted, w, classCount);
         for (int i = 0; i < n; i++)

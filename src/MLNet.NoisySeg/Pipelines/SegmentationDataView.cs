@@ -1,7 +1,9 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using MLNet.NoisySeg.Data;
+using MLNet.NoisySeg.Evaluation;
 
-namespace MLNet.NoisySeg.Data;
+namespace MLNet.NoisySeg.Pipelines;
 
 /// <summary>
 /// Converts between in-memory <see cref="SegmentationItem"/> lists and ML.NET <see cref="IDataView"/>s with
@@ -33,9 +35,9 @@ public static class SegmentationDataView
     /// <param name="nameColumnName">Name of the file-name column.</param>
     /// <exception cref="ArgumentException">Items are empty or differ in shape.</exception>
     public static IDataView Create(MLContext mlContext, IReadOnlyList<SegmentationItem> items,
-        string imageColumnName = SegmentationFolderOptions.Defaults.ImageColumnName,
-        string maskColumnName = SegmentationFolderOptions.Defaults.MaskColumnName,
-        string nameColumnName = SegmentationFolderOptions.Defaults.NameColumnName)
+        string imageColumnName = SegmentationColumnNames.Image,
+        string maskColumnName = SegmentationColumnNames.Mask,
+        string nameColumnName = SegmentationColumnNames.Name)
     {
         ArgumentNullException.ThrowIfNull(mlContext);
         return Create(mlContext.Data, items, imageColumnName, maskColumnName, nameColumnName);
@@ -48,9 +50,9 @@ public static class SegmentationDataView
     /// <param name="maskColumnName">Name of the mask column.</param>
     /// <param name="nameColumnName">Name of the file-name column.</param>
     public static IDataView Create(DataOperationsCatalog data, IReadOnlyList<SegmentationItem> items,
-        string imageColumnName = SegmentationFolderOptions.Defaults.ImageColumnName,
-        string maskColumnName = SegmentationFolderOptions.Defaults.MaskColumnName,
-        string nameColumnName = SegmentationFolderOptions.Defaults.NameColumnName)
+        string imageColumnName = SegmentationColumnNames.Image,
+        string maskColumnName = SegmentationColumnNames.Mask,
+        string nameColumnName = SegmentationColumnNames.Name)
     {
         ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(items);
@@ -94,9 +96,9 @@ public static class SegmentationDataView
     /// <param name="width">Image width when the column type carries no dimensions.</param>
     /// <exception cref="ArgumentException">A column is missing or has the wrong type.</exception>
     public static IReadOnlyList<SegmentationItem> ReadItems(IDataView data,
-        string imageColumnName = SegmentationFolderOptions.Defaults.ImageColumnName,
-        string? maskColumnName = SegmentationFolderOptions.Defaults.MaskColumnName,
-        string? nameColumnName = SegmentationFolderOptions.Defaults.NameColumnName,
+        string imageColumnName = SegmentationColumnNames.Image,
+        string? maskColumnName = SegmentationColumnNames.Mask,
+        string? nameColumnName = SegmentationColumnNames.Name,
         int? height = null, int? width = null)
     {
         ArgumentNullException.ThrowIfNull(data);
@@ -150,28 +152,77 @@ public static class SegmentationDataView
     }
 }
 
+/// <summary>Reads scored rows (clean mask, predicted mask, optional probability) for the evaluation loops in <c>Evaluation/</c>.</summary>
+internal static class ScoredRows
+{
+    /// <summary>One copy per row of the three columns, read in one pass of <paramref name="data"/>.</summary>
+    public static IEnumerable<ScoredMask> Read(IDataView data, string labelColumnName, string predictedLabelColumnName, string? probabilityColumnName)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        var label = SchemaChecks.RequireVector(data.Schema, labelColumnName, NumberDataViewType.Byte, "label");
+        var predicted = SchemaChecks.RequireVector(data.Schema, predictedLabelColumnName, NumberDataViewType.Byte, "predicted label");
+        DataViewSchema.Column? probability = probabilityColumnName is null ? null
+            : SchemaChecks.RequireVector(data.Schema, probabilityColumnName, NumberDataViewType.Single, "probability");
+        return Rows(data, label, predicted, probability);
+    }
+
+    private static IEnumerable<ScoredMask> Rows(IDataView data, DataViewSchema.Column label, DataViewSchema.Column predicted, DataViewSchema.Column? probability)
+    {
+        var columns = probability is { } p ? new[] { label, predicted, p } : new[] { label, predicted };
+        using var cursor = data.GetRowCursor(columns);
+        var getLabel = cursor.GetGetter<VBuffer<byte>>(label);
+        var getPredicted = cursor.GetGetter<VBuffer<byte>>(predicted);
+        var getProbability = probability is { } pc ? cursor.GetGetter<VBuffer<float>>(pc) : null;
+        VBuffer<byte> l = default, pr = default;
+        VBuffer<float> pb = default;
+        while (cursor.MoveNext())
+        {
+            getLabel(ref l);
+            getPredicted(ref pr);
+            float[]? scores = null;
+            if (getProbability is not null)
+            {
+                getProbability(ref pb);
+                scores = pb.DenseValues().ToArray();
+            }
+            yield return new ScoredMask(l.DenseValues().ToArray(), pr.DenseValues().ToArray(), scores);
+        }
+    }
+}
+
+/// <summary>Checks shared by the options of the ML.NET components.</summary>
+internal static class OptionChecks
+{
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first empty column name.</summary>
+    public static void Columns(params (string? Value, string Name)[] columns)
+    {
+        foreach (var (value, name) in columns)
+            if (string.IsNullOrWhiteSpace(value)) throw new ArgumentException($"{name} must not be empty.", name);
+    }
+}
+
 /// <summary>Schema checks shared by the ML.NET components; messages name the column and the expected type.</summary>
 internal static class SchemaChecks
 {
-    public static DataViewSchema.Column RequireVector(DataViewSchema schema, string column, PrimitiveDataViewType itemType, string role)
+    public static DataViewSchema.Column RequireVector(DataViewSchema schema, string column, PrimitiveDataViewType itemType, string role, string hint = "")
     {
         var col = schema.GetColumnOrNull(column)
-            ?? throw new ArgumentOutOfRangeException(nameof(column), column, $"The {role} column '{column}' was not found in the input schema (columns: {string.Join(", ", schema.Select(s => s.Name))}).");
+            ?? throw new ArgumentOutOfRangeException(nameof(column), column, $"The {role} column '{column}' was not found in the input schema (columns: {string.Join(", ", schema.Select(s => s.Name))}).{hint}");
         if (col.Type is not VectorDataViewType vt || vt.ItemType != itemType)
-            throw new ArgumentException($"The {role} column '{column}' must be a vector of {itemType}; found {col.Type}.", nameof(column));
+            throw new ArgumentException($"The {role} column '{column}' must be a vector of {itemType}; found {col.Type}.{hint}", nameof(column));
         return col;
     }
 
-    public static SchemaShape.Column RequireVectorShape(SchemaShape schema, string column, PrimitiveDataViewType itemType, string role)
+    public static SchemaShape.Column RequireVectorShape(SchemaShape schema, string column, PrimitiveDataViewType itemType, string role, string hint = "")
     {
         foreach (var c in schema)
         {
             if (c.Name != column) continue;
             if (c.Kind == SchemaShape.Column.VectorKind.Scalar || c.ItemType != itemType)
-                throw new ArgumentException($"The {role} column '{column}' must be a vector of {itemType}; found {c.ItemType} ({c.Kind}).", nameof(column));
+                throw new ArgumentException($"The {role} column '{column}' must be a vector of {itemType}; found {c.ItemType} ({c.Kind}).{hint}", nameof(column));
             return c;
         }
-        throw new ArgumentOutOfRangeException(nameof(column), column, $"The {role} column '{column}' was not found in the input schema (columns: {string.Join(", ", schema.Select(s => s.Name))}).");
+        throw new ArgumentOutOfRangeException(nameof(column), column, $"The {role} column '{column}' was not found in the input schema (columns: {string.Join(", ", schema.Select(s => s.Name))}).{hint}");
     }
 
     public static (int C, int H, int W) ImageShape(VectorDataViewType type, string column, int? height, int? width)
@@ -187,6 +238,35 @@ internal static class SchemaChecks
             return (size > 0 ? size / (h * w) : 1, h, w);
         }
         throw new ArgumentException($"Column '{column}' ({type}) carries no [C, H, W] dimensions; pass the image height and width.", nameof(column));
+    }
+
+    /// <summary>The <c>[H, W]</c> of a mask column (see <see cref="MaskShape(VectorDataViewType, string, int?, int?)"/>).</summary>
+    public static (int H, int W) MaskShape(DataViewSchema.Column column, int? height, int? width)
+        => MaskShape((VectorDataViewType)column.Type, column.Name, height, width);
+
+    /// <summary>The <c>[C, H, W]</c> of an image column (see <see cref="ImageShape(VectorDataViewType, string, int?, int?)"/>).</summary>
+    public static (int C, int H, int W) ImageShape(DataViewSchema.Column column, int? height, int? width)
+        => ImageShape((VectorDataViewType)column.Type, column.Name, height, width);
+
+    /// <summary>A shaped vector type <c>[dims]</c>, or null while the shape is unknown (a dimension is 0).</summary>
+    public static DataViewType? ShapedType(PrimitiveDataViewType itemType, params int[] dimensions)
+        => dimensions.All(d => d > 0) ? new VectorDataViewType(itemType, dimensions) : null;
+
+    /// <summary>A shaped byte mask type <c>[H, W]</c>, or null while the shape is unknown.</summary>
+    public static DataViewType? MaskType(int height, int width) => ShapedType(NumberDataViewType.Byte, height, width);
+
+    /// <summary>Throws when a row's buffer does not have the size the transform was fitted on.</summary>
+    /// <param name="length">The row's values.</param>
+    /// <param name="channels">Fitted channels (1 for masks).</param>
+    /// <param name="height">Fitted height.</param>
+    /// <param name="width">Fitted width.</param>
+    /// <param name="role">"Mask" or "Image".</param>
+    /// <param name="transform">What was fitted, e.g. "label-noise transform".</param>
+    public static void RequireFittedSize(int length, int channels, int height, int width, string role, string transform)
+    {
+        if (length == (long)channels * height * width) return;
+        string shape = role == "Mask" ? $"{height}x{width}" : $"{channels}x{height}x{width}";
+        throw new InvalidOperationException($"{role} has {length} values; the {transform} was fitted on {shape} {role.ToLowerInvariant()}s.");
     }
 
     public static (int H, int W) MaskShape(VectorDataViewType type, string column, int? height, int? width)

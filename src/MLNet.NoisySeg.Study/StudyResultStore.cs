@@ -174,7 +174,7 @@ public sealed class StudyResultStore
         }
     }
 
-    /// <summary>Reads a folder's settings.json, or null when it has none.</summary>
+    /// <summary>Reads a folder's settings.json, or null when it has none (settings written before issue 11 are read too).</summary>
     /// <param name="folder">A results folder.</param>
     /// <exception cref="InvalidDataException">settings.json is not a settings file.</exception>
     public static IReadOnlyDictionary<string, string>? ReadSettings(string folder)
@@ -183,8 +183,8 @@ public sealed class StudyResultStore
         if (!File.Exists(path)) return null;
         try
         {
-            return JsonSerializer.Deserialize<SortedDictionary<string, string>>(File.ReadAllText(path), JsonOptions)
-                ?? throw new JsonException("null");
+            return StudySettings.Normalize(JsonSerializer.Deserialize<SortedDictionary<string, string>>(File.ReadAllText(path), JsonOptions)
+                ?? throw new JsonException("null"));
         }
         catch (JsonException e)
         {
@@ -326,5 +326,10 @@ public sealed class StudyResultStore
     /// <summary>Writes text through a flushed temporary file in the same folder and a rename over <paramref name="path"/>.</summary>
     /// <param name="path">Destination.</param>
     /// <param name="text">UTF-8 text.</param>
-    public static void WriteAtomically(string path, string text) => Data.AtomicFile.WriteText(path, text);
+    public static void WriteAtomically(string path, string text) => Core.AtomicFile.WriteText(path, text);
+
+    /// <summary>Writes bytes (e.g. a PNG plot) through a flushed temporary file in the same folder and a rename over <paramref name="path"/>.</summary>
+    /// <param name="path">Destination.</param>
+    /// <param name="bytes">The file's content.</param>
+    public static void WriteAtomically(string path, byte[] bytes) => Core.AtomicFile.Write(path, bytes);
 }

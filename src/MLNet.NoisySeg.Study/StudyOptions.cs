@@ -1,6 +1,10 @@
 using System.Globalization;
 using MLNet.NoisySeg.Core;
 using MLNet.NoisySeg.Data;
+using MLNet.NoisySeg.Losses;
+using MLNet.NoisySeg.Networks;
+using MLNet.NoisySeg.Noise;
+using MLNet.NoisySeg.Pipelines;
 using MLNet.NoisySeg.Training;
 
 namespace MLNet.NoisySeg.Study;
@@ -16,73 +20,89 @@ public enum StudyProfile
 }
 
 /// <summary>One data set of a study: a folder with <c>train/</c> and <c>test/</c> splits in the <c>images|masks</c> layout.</summary>
-public sealed class StudyDatasetOptions
+public sealed record StudyDatasetOptions
 {
     /// <summary>Short name used in condition keys, tables and file names (letters, digits, '-', '_', '.').</summary>
+    [RunSetting]
     public string Name { get; init; } = "";
 
     /// <summary>Data set root folder holding the split folders.</summary>
+    [RunSetting]
     public string Path { get; init; } = "";
 
     /// <summary>Training split folder name (the validation split is carved from it). Default "train".</summary>
+    [ResultSetting]
     public string TrainSplit { get; init; } = "train";
 
     /// <summary>Test split folder name. Default "test".</summary>
+    [ResultSetting]
     public string TestSplit { get; init; } = "test";
 
-    /// <summary>How masks encode classes. Default <see cref="Data.MaskEncoding.Binary"/>.</summary>
-    public MaskEncoding MaskEncoding { get; init; } = MaskEncoding.Binary;
-
-    /// <summary>Binary masks: the gray value of the structure (ISBI 2012: 0). Default 255.</summary>
-    public int ForegroundValue { get; init; } = 255;
-
-    /// <summary>Number of classes (2 = binary grid, more = multi-class grid). Default 2.</summary>
-    public int ClassCount { get; init; } = 2;
-
-    /// <summary>Value marking ignored pixels in class-index masks (CamVid: 11), or null.</summary>
-    public int? IgnoreValue { get; init; }
+    /// <summary>
+    /// How both splits are loaded: the folder loader's own options (mask encoding, foreground value, classes, ignore value,
+    /// resize). Default binary masks with foreground 255. Binary or class-index masks (a palette cannot be recorded in the
+    /// results folder's settings).
+    /// </summary>
+    [ResultSetting(nameof(SegmentationFolderOptions.MaskEncoding), nameof(SegmentationFolderOptions.ForegroundValue), nameof(SegmentationFolderOptions.ClassCount),
+        nameof(SegmentationFolderOptions.IgnoreValue), nameof(SegmentationFolderOptions.Width), nameof(SegmentationFolderOptions.Height))]
+    public SegmentationFolderOptions Folder { get; init; } = SegmentationFolderOptions.BinaryMasks();
 
     /// <summary>Background class of class-wise sampling, dilation and erosion (multi-class). Default 0.</summary>
+    [ResultSetting]
     public int BackgroundClass { get; init; }
-
-    /// <summary>Resize width (null = stored size; set both or neither).</summary>
-    public int? Width { get; init; }
-
-    /// <summary>Resize height (null = stored size; set both or neither).</summary>
-    public int? Height { get; init; }
 
     /// <summary>
     /// Patch training: train on random <c>CropHeight</c> x <c>CropWidth</c> windows of the (resized) training images, a
     /// fresh window per image and step (see <see cref="Training.SegmentationTrainerOptions.CropHeight"/>); evaluation
     /// always predicts whole images. Null = whole images. Set both or neither; at most the image size.
     /// </summary>
+    [ResultSetting]
     public int? CropHeight { get; init; }
 
     /// <summary>Patch training: crop width (see <see cref="CropHeight"/>).</summary>
+    [ResultSetting]
     public int? CropWidth { get; init; }
+
+    /// <summary>Number of classes (2 = binary grid, more = multi-class grid): <c>Folder.ClassCount</c>.</summary>
+    public int ClassCount => Folder.ClassCount;
+
+    /// <summary>True when the data set is binary (ClassCount 2).</summary>
+    public bool IsBinary => ClassCount == 2;
 
     /// <summary>"name (WxH, N classes[, random AxB crops])" for logs and reports.</summary>
     public string Describe()
     {
-        string size = Width is int w && Height is int h ? FormattableString.Invariant($"{w}x{h}") : "stored size";
+        string size = Folder.Width is int w && Folder.Height is int h ? FormattableString.Invariant($"{w}x{h}") : "stored size";
         string text = FormattableString.Invariant($"{Name} ({size}, {ClassCount} classes");
         if (CropWidth is int cw && CropHeight is int ch) text += FormattableString.Invariant($", random {cw}x{ch} crops");
         return text + ")";
     }
 
-    /// <summary>True when the data set is binary (ClassCount 2).</summary>
-    public bool IsBinary => ClassCount == 2;
-
-    /// <summary>The loader options of this data set.</summary>
-    public SegmentationFolderOptions ToFolderOptions() => new()
+    /// <summary>
+    /// The data sets embedded with the study app (<c>src/Samples/datasets</c>) at a profile's sizes: ISBI 2012 at 256²
+    /// (quick: trained on random 128² crops, the cost of 128² steps; crops also slow down memorisation of fixed noisy
+    /// labels, see docs/reproduction.md) and CamVid at 120x90 (quick) or 240x180 (paper).
+    /// </summary>
+    /// <param name="root">The folder holding <c>isbi2012_em_membrane/</c> and <c>camvid11_small/</c>.</param>
+    /// <param name="profile">The profile.</param>
+    public static IReadOnlyList<StudyDatasetOptions> Embedded(string root, StudyProfile profile)
     {
-        MaskEncoding = MaskEncoding,
-        ForegroundValue = ForegroundValue,
-        ClassCount = ClassCount,
-        IgnoreValue = IgnoreValue,
-        Width = Width,
-        Height = Height,
-    };
+        bool quick = profile == StudyProfile.Quick;
+        return
+        [
+            new StudyDatasetOptions
+            {
+                Name = "isbi", Path = System.IO.Path.Combine(root, "isbi2012_em_membrane"),
+                Folder = SegmentationFolderOptions.BinaryMasks(foregroundValue: 0) with { Width = 256, Height = 256 },
+                CropWidth = quick ? 128 : null, CropHeight = quick ? 128 : null,
+            },
+            new StudyDatasetOptions
+            {
+                Name = "camvid", Path = System.IO.Path.Combine(root, "camvid11_small"),
+                Folder = SegmentationFolderOptions.ClassIndexMasks(11, ignoreValue: 11) with { Width = quick ? 120 : 240, Height = quick ? 90 : 180 },
+            },
+        ];
+    }
 
     /// <summary>Checks every option; the exception names it (prefixed with <paramref name="prefix"/>, e.g. "Datasets[0].").</summary>
     /// <param name="prefix">Prefix of option names in messages.</param>
@@ -95,30 +115,26 @@ public sealed class StudyDatasetOptions
             throw new ArgumentException($"{prefix}Path must name the data set folder (with {TrainSplit}/ and {TestSplit}/ splits).", prefix + nameof(Path));
         if (string.IsNullOrWhiteSpace(TrainSplit)) throw new ArgumentException($"{prefix}TrainSplit must not be empty.", prefix + nameof(TrainSplit));
         if (string.IsNullOrWhiteSpace(TestSplit)) throw new ArgumentException($"{prefix}TestSplit must not be empty.", prefix + nameof(TestSplit));
-        if (MaskEncoding is not (MaskEncoding.Binary or MaskEncoding.ClassIndex))
-            throw new ArgumentOutOfRangeException(prefix + nameof(MaskEncoding), MaskEncoding, $"{prefix}MaskEncoding must be Binary or ClassIndex.");
-        if (ClassCount is < 2 or > MaskConventions.MaxClassCount)
-            throw new ArgumentOutOfRangeException(prefix + nameof(ClassCount), ClassCount, $"{prefix}ClassCount must be in [2, {MaskConventions.MaxClassCount}].");
-        if (MaskEncoding == MaskEncoding.Binary && ClassCount != 2)
-            throw new ArgumentException($"{prefix}ClassCount must be 2 for binary masks.", prefix + nameof(ClassCount));
-        if (ForegroundValue is < 0 or > 255)
-            throw new ArgumentOutOfRangeException(prefix + nameof(ForegroundValue), ForegroundValue, $"{prefix}ForegroundValue must be a gray value in [0, 255].");
-        if (IgnoreValue is < 0 or > 255)
-            throw new ArgumentOutOfRangeException(prefix + nameof(IgnoreValue), IgnoreValue, $"{prefix}IgnoreValue must be in [0, 255].");
-        if (IgnoreValue is int iv && iv < ClassCount)
-            throw new ArgumentException($"{prefix}IgnoreValue {iv} collides with a class index (ClassCount = {ClassCount}).", prefix + nameof(IgnoreValue));
+        if (Folder is null) throw new ArgumentException($"{prefix}Folder must not be null.", prefix + nameof(Folder));
+        try
+        {
+            Folder.Validate();
+        }
+        catch (ArgumentException e)
+        {
+            string message = e.ParamName is null ? e.Message : e.Message.Replace($" (Parameter '{e.ParamName}')", "", StringComparison.Ordinal);
+            throw new ArgumentException($"{prefix}{nameof(Folder)}: {message}", $"{prefix}{nameof(Folder)}.{e.ParamName}", e);
+        }
+        if (Folder.MaskEncoding is not (MaskEncoding.Binary or MaskEncoding.ClassIndex))
+            throw new ArgumentOutOfRangeException($"{prefix}Folder.MaskEncoding", Folder.MaskEncoding, $"{prefix}Folder.MaskEncoding must be Binary or ClassIndex.");
         if (BackgroundClass < 0 || BackgroundClass >= ClassCount)
             throw new ArgumentOutOfRangeException(prefix + nameof(BackgroundClass), BackgroundClass, $"{prefix}BackgroundClass must be a class index in [0, {ClassCount - 1}].");
-        if (Width.HasValue != Height.HasValue)
-            throw new ArgumentException($"{prefix}Width and {prefix}Height must be set together.", prefix + (Width.HasValue ? nameof(Height) : nameof(Width)));
-        if (Width is < 8 or > 4096) throw new ArgumentOutOfRangeException(prefix + nameof(Width), Width, $"{prefix}Width must be in [8, 4096].");
-        if (Height is < 8 or > 4096) throw new ArgumentOutOfRangeException(prefix + nameof(Height), Height, $"{prefix}Height must be in [8, 4096].");
         if (CropHeight.HasValue != CropWidth.HasValue)
             throw new ArgumentException($"{prefix}CropHeight and {prefix}CropWidth must be set together (or neither).", prefix + (CropHeight.HasValue ? nameof(CropWidth) : nameof(CropHeight)));
         if (CropHeight is < 8 or > 4096) throw new ArgumentOutOfRangeException(prefix + nameof(CropHeight), CropHeight, $"{prefix}CropHeight must be null or in [8, 4096].");
         if (CropWidth is < 8 or > 4096) throw new ArgumentOutOfRangeException(prefix + nameof(CropWidth), CropWidth, $"{prefix}CropWidth must be null or in [8, 4096].");
-        if (CropHeight > Height || CropWidth > Width)
-            throw new ArgumentException($"{prefix}CropHeight x {prefix}CropWidth = {CropHeight}x{CropWidth} is larger than the images ({Height}x{Width}).", prefix + (CropHeight > Height ? nameof(CropHeight) : nameof(CropWidth)));
+        if (CropHeight > Folder.Height || CropWidth > Folder.Width)
+            throw new ArgumentException($"{prefix}CropHeight x {prefix}CropWidth = {CropHeight}x{CropWidth} is larger than the images ({Folder.Height}x{Folder.Width}).", prefix + (CropHeight > Folder.Height ? nameof(CropHeight) : nameof(CropWidth)));
         if (checkFolders)
         {
             foreach (var (split, name) in new[] { (TrainSplit, nameof(TrainSplit)), (TestSplit, nameof(TestSplit)) })
@@ -167,34 +183,44 @@ public readonly record struct StudyShard(int Index, int Count)
 public sealed record StudyOptions
 {
     /// <summary>The preset this run started from (informational; every knob below is explicit).</summary>
+    [RunSetting]
     public StudyProfile Profile { get; init; } = StudyProfile.Quick;
 
     /// <summary>Data sets; each gets the binary or the multi-class grid by its class count.</summary>
+    [RunSetting]
     public IReadOnlyList<StudyDatasetOptions> Datasets { get; init; } = [];
 
     /// <summary>Seeds (each condition runs once per seed; the corruption and the training use it). At least one, distinct.</summary>
+    [RunSetting]
     public IReadOnlyList<int> Seeds { get; init; } = [0];
 
     /// <summary>Training steps per condition.</summary>
-    public int Steps { get; init; } = 300;
+    [ResultSetting]
+    public int Steps { get; init; } = 160;
 
     /// <summary>Images per step.</summary>
+    [ResultSetting]
     public int BatchSize { get; init; } = 4;
 
     /// <summary>Adam learning rate.</summary>
+    [ResultSetting]
     public double LearningRate { get; init; } = 3e-3;
 
     /// <summary>Learning-rate schedule over the step budget: <see cref="LearningRateSchedule.None"/> (constant, default) or
     /// <see cref="LearningRateSchedule.Cosine"/> (annealed to 0 at the last step; the paper decays its rate too).</summary>
+    [ResultSetting]
     public LearningRateSchedule Schedule { get; init; } = LearningRateSchedule.None;
 
     /// <summary>U-Net depth (down-sampling levels).</summary>
+    [ResultSetting]
     public int Depth { get; init; } = 3;
 
     /// <summary>U-Net channels of the first level.</summary>
+    [ResultSetting]
     public int BaseWidth { get; init; } = 8;
 
     /// <summary>Random flips/rotations during training.</summary>
+    [ResultSetting]
     public bool Augment { get; init; } = true;
 
     /// <summary>
@@ -202,39 +228,50 @@ public sealed record StudyOptions
     /// fixed draw. Statistics, panels and the known-noise decoding use the first draw (epoch 0). Default false (the
     /// paper's main setting: the noisy labels are drawn once).
     /// </summary>
+    [ResultSetting]
     public bool OnlineNoise { get; init; }
 
     /// <summary>Fraction of the training split carved off (deterministically, <c>DataSplit</c>) as the clean validation split of the paper protocol.</summary>
+    [ResultSetting]
     public double ValidationFraction { get; init; } = 0.2;
 
     /// <summary>Seed of the train/validation carving (the same split for every condition and seed).</summary>
+    [ResultSetting]
     public int SplitSeed { get; init; }
 
     /// <summary>Budget curves: steps between label-free evaluations of CL and RCL conditions; 0 = no curves.</summary>
-    public int BudgetEvery { get; init; } = 50;
+    [ResultSetting]
+    public int BudgetEvery { get; init; } = 40;
 
     /// <summary>Box-kernel half-size h of the density maps (meta-structure statistics and panels).</summary>
+    [ResultSetting]
     public int DensityBandwidth { get; init; } = 5;
 
     /// <summary>
     /// Relative tolerance of the effective rank of the estimated noise matrix: a pivot below this fraction of the largest
     /// entry counts as zero, so the sampling error of a counted matrix does not make random labels look full-rank.
     /// </summary>
+    [ResultSetting]
     public double RankTolerance { get; init; } = 0.02;
 
     /// <summary>Pass the simulated noise matrix (when defined and invertible) to label-free decoding as the known noise. Default true.</summary>
+    [ResultSetting]
     public bool UseKnownNoise { get; init; } = true;
 
     /// <summary>Write an image panel (image | clean | corrupted | density | prediction) per condition of the first seed.</summary>
+    [RunSetting]
     public bool WritePanels { get; init; } = true;
 
     /// <summary>Output folder (results.jsonl, results.csv, panels/). A sharded run writes to <c>shard-i-of-n/</c> below it.</summary>
+    [RunSetting]
     public string OutputFolder { get; init; } = "study-output";
 
     /// <summary>The slice of the grid this process runs.</summary>
+    [RunSetting]
     public StudyShard Shard { get; init; } = StudyShard.All;
 
     /// <summary>libtorch threads (null = processor count). Results are reproducible for a fixed thread count.</summary>
+    [RunSetting]
     public int? Threads { get; init; }
 
     /// <summary>
@@ -247,9 +284,11 @@ public sealed record StudyOptions
     /// (dotnet/TorchSharp#941). Keep 1 and scale out with shards (separate processes) instead. Results do not depend
     /// on it (every condition is seeded by its own seed; keep <see cref="Threads"/> fixed for bit-identical runs).
     /// </summary>
+    [RunSetting]
     public int MaxParallelConditions { get; init; } = 1;
 
     /// <summary>Restrict the grid to conditions whose noise text contains one of these strings (null/empty = all).</summary>
+    [RunSetting]
     public IReadOnlyList<string>? ConditionFilter { get; init; }
 
     /// <summary>The folder this run writes its results to (the shard folder when sharded).</summary>
@@ -258,8 +297,9 @@ public sealed record StudyOptions
         : OutputFolder;
 
     /// <summary>
-    /// Preset options. <see cref="StudyProfile.Quick"/>: the given data sets as they are, 1 seed, depth 3 / base 8, 300 steps
-    /// (resize them yourself: the runner's quick profile uses ISBI at 128² and CamVid at 120x90).
+    /// Preset options, the one source of the profiles (the record's defaults are the quick profile).
+    /// <see cref="StudyProfile.Quick"/>: 1 seed, U-Net depth 3 / base 8, 160 steps, batch 4, Adam 3e-3, budget points every
+    /// 40 steps (the embedded data sets at their quick sizes: <see cref="StudyDatasetOptions.Embedded"/>).
     /// <see cref="StudyProfile.Paper"/>: 3 seeds, depth 4 / base 32, 3000 steps, batch 8, Adam 1e-3 with cosine decay.
     /// </summary>
     /// <param name="profile">The profile.</param>
@@ -275,6 +315,43 @@ public sealed record StudyOptions
         _ => new StudyOptions { Profile = StudyProfile.Quick, Datasets = datasets, OutputFolder = outputFolder },
     };
 
+    /// <summary>
+    /// The U-Net trainer options of one training with these settings (a study condition, or the app's train verb): budget,
+    /// optimizer, schedule, network, augmentation, crops, and the label column (the corrupted one, or the clean one with the
+    /// corruption redrawn every epoch when <see cref="OnlineNoise"/> is on). Decoding is label-free; callers add progress,
+    /// cancellation, known noise and callbacks with <c>with</c>.
+    /// </summary>
+    /// <param name="noise">The condition's corruption.</param>
+    /// <param name="seed">Seed of the corruption and the training.</param>
+    /// <param name="channels">Image channels.</param>
+    /// <param name="classCount">Number of classes.</param>
+    /// <param name="cropHeight">Training crop height, or null for whole images.</param>
+    /// <param name="cropWidth">Training crop width, or null.</param>
+    public UNetSegmentationTrainerOptions TrainerOptions(LabelNoiseSpec noise, int seed, int channels, int classCount, int? cropHeight, int? cropWidth) => new()
+    {
+        LabelColumnName = OnlineNoise ? SegmentationColumnNames.Mask : SegmentationColumnNames.NoisyMask,
+        OnlineNoise = OnlineNoise ? noise : null,
+        OnlineNoiseSeed = seed,
+        ClassCount = classCount,
+        Decoding = SegmentationDecoding.LabelFree,
+        Trainer = new SegmentationTrainerOptions
+        {
+            Network = new UNetOptions { InputChannels = channels, OutputChannels = classCount == 2 ? 1 : classCount, Depth = Depth, BaseWidth = BaseWidth },
+            Loss = classCount == 2 ? LossKind.Bce : LossKind.CrossEntropy,
+            Optimizer = OptimizerKind.Adam,
+            LearningRate = LearningRate,
+            Schedule = Schedule,
+            MaxSteps = Steps,
+            BatchSize = BatchSize,
+            Seed = seed,
+            Threads = Threads,
+            Augment = Augment,
+            CropHeight = cropHeight,
+            CropWidth = cropWidth,
+            ValidateEvery = BudgetEvery,
+        },
+    };
+
     /// <summary>One line describing the training of every condition (budget, optimizer, network, crops, online noise).</summary>
     public string DescribeTraining()
     {
@@ -286,46 +363,19 @@ public sealed record StudyOptions
 
     /// <summary>
     /// The options that change what a result means (budget, network, data sizes, noise handling), as invariant text by
-    /// name. A results folder records them in <c>settings.json</c>, and a run or merge with different settings is refused,
-    /// so resuming never mixes, say, 160-step and 1000-step results. Seeds and filters are not part of it (they select
-    /// conditions), nor are paths, threads, shards or parallelism (they do not change results).
+    /// name: every property marked <see cref="ResultSettingAttribute"/> here and in each data set (keys
+    /// <c>Datasets[name].Option</c>). A results folder records them in <c>settings.json</c>, and a run or merge with
+    /// different settings is refused, so resuming never mixes, say, 160-step and 1000-step results. Options marked
+    /// <see cref="RunSettingAttribute"/> (seeds, filters, paths, threads, shards, parallelism) select conditions or resources
+    /// and are not part of it.
     /// </summary>
     public IReadOnlyDictionary<string, string> ResultSettings()
     {
-        var d = new SortedDictionary<string, string>(StringComparer.Ordinal)
-        {
-            [nameof(Steps)] = Inv(Steps),
-            [nameof(BatchSize)] = Inv(BatchSize),
-            [nameof(LearningRate)] = Inv(LearningRate),
-            [nameof(Schedule)] = Schedule.ToString(),
-            [nameof(Depth)] = Inv(Depth),
-            [nameof(BaseWidth)] = Inv(BaseWidth),
-            [nameof(Augment)] = Inv(Augment),
-            [nameof(OnlineNoise)] = Inv(OnlineNoise),
-            [nameof(ValidationFraction)] = Inv(ValidationFraction),
-            [nameof(SplitSeed)] = Inv(SplitSeed),
-            [nameof(BudgetEvery)] = Inv(BudgetEvery),
-            [nameof(DensityBandwidth)] = Inv(DensityBandwidth),
-            [nameof(RankTolerance)] = Inv(RankTolerance),
-            [nameof(UseKnownNoise)] = Inv(UseKnownNoise),
-        };
+        var settings = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        StudySettings.Collect(this, "", settings);
         foreach (var ds in Datasets)
-        {
-            d[$"Datasets[{ds.Name}]"] = string.Join("; ",
-                $"TrainSplit={ds.TrainSplit}", $"TestSplit={ds.TestSplit}", $"MaskEncoding={ds.MaskEncoding}", $"ForegroundValue={Inv(ds.ForegroundValue)}",
-                $"ClassCount={Inv(ds.ClassCount)}", $"IgnoreValue={Inv(ds.IgnoreValue)}", $"BackgroundClass={Inv(ds.BackgroundClass)}",
-                $"Width={Inv(ds.Width)}", $"Height={Inv(ds.Height)}", $"CropWidth={Inv(ds.CropWidth)}", $"CropHeight={Inv(ds.CropHeight)}");
-        }
-        return d;
-
-        static string Inv(object? value) => value switch
-        {
-            null => "none",
-            bool b => b ? "true" : "false",
-            double x => x.ToString("R", CultureInfo.InvariantCulture),
-            IFormattable f => f.ToString(null, CultureInfo.InvariantCulture),
-            _ => value.ToString() ?? "",
-        };
+            StudySettings.Collect(ds, $"Datasets[{ds.Name}].", settings);
+        return settings;
     }
 
     /// <summary>Checks every option; throws <see cref="ArgumentException"/>/<see cref="ArgumentOutOfRangeException"/> naming the first bad one.</summary>

@@ -61,8 +61,49 @@ internal static class LayerBreakdown
         }
         Console.WriteLine($"(l) 3x3 convolutions: wall {convMs:0} ms for {convGflop:0.0} GFLOP = {convGflop / (convMs / 1000):0} GFLOP/s, CPU {convCpu:0} ms = {convGflop / (convCpu / 1000):0} GFLOP/CPU-s; " +
             $"batch norm + ReLU: wall {bnMs:0} ms, CPU {bnCpu:0} ms (the same in NCHW order: CPU {nchwBnCpu:0} ms) {tag}");
+        // The other ops of the step, the way the ChannelsLast route runs them (Networks/ConvolutionRoute.cs, UNet.cs).
+        double otherCpu = 0, otherMs = 0;
+        void Other(string name, int count, Func<Tensor> forward)
+        {
+            Tensor gy; // the incoming gradient, allocated once outside the timing (same shape and strides as the output)
+            using (var probe = forward()) gy = empty_like(probe).normal_();
+            var (w, c, f) = Time(reps, () =>
+            {
+                using var s = NewDisposeScope();
+                forward().backward(new[] { gy });
+            });
+            gy.Dispose();
+            otherMs += w * count;
+            otherCpu += c * count;
+            Console.WriteLine($"    {name} x{count}: {w,7:0.0} ms each | cpu {c,7:0.0} ms each | {f,6:0} page faults");
+        }
+        for (int i = 0; i < net.Depth; i++)
+        {
+            long ch = (long)net.BaseWidth << i, hw = size >> i;
+            using var a = ChannelsLast(batch, ch, hw, hw);
+            using var b = ChannelsLast(batch, ch, hw, hw);
+            using var up = ChannelsLast(batch, 2 * ch, hw / 2, hw / 2);
+            using var wt = randn(2 * ch, ch, 2, 2).mul_(0.1);
+            Other($"max-pool 2x2 of {ch} ch @ {hw} (fwd+bwd)", 1, () => nn.functional.max_pool2d(a.detach().requires_grad_(true), new long[] { 2, 2 }));
+            Other($"concat {ch}+{ch} ch @ {hw} (fwd+bwd)", 1, () => cat(new[] { a.detach().requires_grad_(true), b.detach().requires_grad_(true) }, 1));
+            Other($"transposed conv 2x2 {2 * ch}->{ch} @ {hw / 2}->{hw} as GEMM + shuffle (fwd+bwd)", 1, () => TransposedAsGemm(up.detach().requires_grad_(true), wt.detach().requires_grad_(true)));
+        }
+        using (var h = ChannelsLast(batch, net.BaseWidth, size, size))
+        using (var hw1 = randn(net.OutputChannels, net.BaseWidth).mul_(0.1))
+            Other($"1x1 head {net.BaseWidth}->{net.OutputChannels} @ {size} as linear (fwd+bwd)", 1,
+                () => nn.functional.linear(h.detach().requires_grad_(true).permute(0, 2, 3, 1), hw1.detach().requires_grad_(true)).permute(0, 3, 1, 2).contiguous());
+        Console.WriteLine($"(l) these other ops: wall {otherMs:0} ms, CPU {otherCpu:0} ms {tag}");
         Console.WriteLine($"(l) whole step from (a): fastest round {stepMs:0} ms wall, median {stepCpuMs:0} CPU-ms; not in the ops above (pool, concat, transposed and 1x1 convs as GEMMs, " +
-            $"layout copies, loss, Adam, allocation): wall {stepMs - convMs - bnMs:0} ms, CPU {stepCpuMs - convCpu - bnCpu:0} ms {tag}");
+            $"layout copies, loss, Adam, allocation): wall {stepMs - convMs - bnMs:0} ms, CPU {stepCpuMs - convCpu - bnCpu:0} ms; minus the other ops timed above: wall {stepMs - convMs - bnMs - otherMs:0} ms, CPU {stepCpuMs - convCpu - bnCpu - otherCpu:0} ms (loss, Adam ~7 ms, zero_grad, autograd bookkeeping, allocation) {tag}");
+    }
+
+    /// <summary>The route's 2x2 stride-2 transposed convolution (copied from Networks/ConvolutionRoute.cs): one GEMM and a depth-to-space shuffle.</summary>
+    private static Tensor TransposedAsGemm(Tensor x, Tensor weight)
+    {
+        long n = x.shape[0], cin = x.shape[1], h = x.shape[2], w = x.shape[3], cout = weight.shape[1];
+        Tensor rows = x.permute(0, 2, 3, 1).reshape(n * h * w, cin);
+        Tensor y = rows.matmul(weight.reshape(cin, cout * 4)).view(n, h, w, cout, 2, 2).permute(0, 1, 4, 2, 5, 3).reshape(n, 2 * h, 2 * w, cout);
+        return y.permute(0, 3, 1, 2);
     }
 
     private static Tensor ChannelsLast(long n, long c, long h, long w)

@@ -313,7 +313,7 @@ internal static class TrainingBenchmark
         var ratio = variants.ToDictionary(v => v, _ => new List<double>());
         var fitRatio = new List<double>();
         var cpuRatio = new List<double>();
-        Console.WriteLine($"(b) Fit path vs raw step, {o.FitRounds} rounds, interleaved: Fit with {o.FitSteps} steps (per-step times from the Progress callback, first 2 steps dropped) | " +
+        Console.WriteLine($"(b) Fit path vs raw step, {o.FitRounds} rounds, interleaved: Fit with {o.FitSteps} steps (per-step times from the Progress callback, first {FitWarmupSteps(o.FitSteps)} steps dropped) | " +
             $"raw legs of {o.FitSteps} steps: {string.Join(", ", variants)}");
         int legs = variants.Length + 1; // leg 0 = Fit; the order rotates each round so no leg always follows the same one
         for (int r = 0; r < o.FitRounds; r++)
@@ -327,7 +327,7 @@ internal static class TrainingBenchmark
                 if (leg == 0) { fit = FitRun(ml, data, net, o.Batch, o.FitSteps, recordRss: false); order.Add("Fit"); }
                 else { blocks[variants[leg - 1]] = raw.Block(o.FitSteps, route, variants[leg - 1]); order.Add(variants[leg - 1].ToString()); }
             }
-            double fitStep = Stats.Median(fit.StepMs.Skip(2));
+            double fitStep = Stats.Median(fit.StepMs.Skip(FitWarmupSteps(o.FitSteps) - 1));
             fitMs.Add(fitStep);
             fixedMs.Add(fit.WallMs - o.FitSteps * fitStep);
             firstMs.Add(fit.FirstReportMs - fitStep);
@@ -364,6 +364,9 @@ internal static class TrainingBenchmark
         }
     }
 
+    /// <summary>Steps at the start of a Fit left out of its per-step figures (a fresh network's first steps allocate and fault in memory).</summary>
+    private static int FitWarmupSteps(int steps) => Math.Max(2, steps / 4);
+
     private sealed record FitResult(List<double> StepMs, double WallMs, double FirstReportMs, double AfterLastStepMs, List<double> RssMb, double CpuMsPerStep, double FaultsPerStep);
 
     private sealed class StepClock(bool recordRss) : IProgress<TrainingProgress>
@@ -395,9 +398,10 @@ internal static class TrainingBenchmark
         double wall = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
         var ms = new List<double>();
         for (int i = 1; i < clock.Stamps.Count; i++) ms.Add(Stopwatch.GetElapsedTime(clock.Stamps[i - 1], clock.Stamps[i]).TotalMilliseconds);
-        // CPU per step over steps 3..n (the same steps as the wall-time median).
-        double cpu = clock.Cpu.Count > 3 ? (clock.Cpu[^1] - clock.Cpu[2]) / (clock.Cpu.Count - 3) : double.NaN;
-        double faults = clock.Faults.Count > 3 ? (clock.Faults[^1] - clock.Faults[2]) / (double)(clock.Faults.Count - 3) : double.NaN;
+        // CPU and page faults per step over the steps after the warm-up ones (the same steps as the wall-time median).
+        int w = FitWarmupSteps(steps);
+        double cpu = clock.Cpu.Count > w + 1 ? (clock.Cpu[^1] - clock.Cpu[w]) / (clock.Cpu.Count - 1 - w) : double.NaN;
+        double faults = clock.Faults.Count > w + 1 ? (clock.Faults[^1] - clock.Faults[w]) / (double)(clock.Faults.Count - 1 - w) : double.NaN;
         return new FitResult(ms, wall, Stopwatch.GetElapsedTime(start, clock.Stamps[0]).TotalMilliseconds,
             wall - Stopwatch.GetElapsedTime(start, clock.Stamps[^1]).TotalMilliseconds, clock.Rss, cpu, faults);
     }

@@ -194,7 +194,9 @@ public sealed class StudyRunner
         var noise = ml.Transforms.CorruptLabels(c.Noise, SegmentationColumnNames.NoisyMask, SegmentationColumnNames.Mask, c.Seed).Fit(trainView);
         var pairs = data.Train.Select(x => (x.Mask!, noise.Corrupt(x.Mask!, x.Name))).ToList();
         // Binary label-free decoding matches the noisy labels' foreground share (as the trainer does); online noise redraws them.
+        // With the noisy masks themselves, a known Q places the threshold at the clean Dice estimated from them.
         double? noisyShare = binary && !_options.OnlineNoise ? LabelFreeDecoder.ForegroundShare(pairs.Select(p => p.Item2)) : null;
+        IReadOnlyList<byte[]>? noisyMasks = binary && !_options.OnlineNoise ? pairs.Select(p => p.Item2).ToList() : null;
 
         var budget = new List<StudyBudgetPoint>();
         Func<int, TrainedSegmentationModel, IReadOnlyDictionary<string, double>>? callback = null;
@@ -202,7 +204,7 @@ public sealed class StudyRunner
         {
             callback = (step, model) =>
             {
-                var point = BudgetPoint(ml, step, model, data, known, noisyShare, classes, ch, h, w);
+                var point = BudgetPoint(ml, step, model, data, known, noisyShare, noisyMasks, classes, ch, h, w);
                 budget.Add(point);
                 return new Dictionary<string, double> { ["labelfree"] = point.Score, ["paper"] = point.Paper };
             };
@@ -305,7 +307,7 @@ public sealed class StudyRunner
     /// rule, <see cref="NoiseAwareDecoding.Plan"/> on its training outputs), by the paper protocol (clean validation split) and fixed.
     /// </summary>
     private static StudyBudgetPoint BudgetPoint(MLContext ml, int step, TrainedSegmentationModel model, StudyData data, NoiseTransitionMatrix? known,
-        double? noisyShare, int classes, int ch, int h, int w)
+        double? noisyShare, IReadOnlyList<byte[]>? noisyMasks, int classes, int ch, int h, int w)
     {
         var testOut = model.PredictProbabilities(data.Test.Select(x => x.Image).ToList(), ch, h, w);
         var testMasks = data.Test.Select(x => x.Mask!).ToList();
@@ -313,7 +315,7 @@ public sealed class StudyRunner
         try
         {
             var trainOut = model.PredictProbabilities(data.Train.Select(x => x.Image).ToList(), ch, h, w);
-            labelFree = NoiseAwareDecoding.Plan(trainOut, classes, known, noisyShare).Rule;
+            labelFree = NoiseAwareDecoding.Plan(trainOut, classes, known, noisyShare, noisyMasks: noisyMasks).Rule;
         }
         catch (Exception e) when (e is InvalidOperationException or ArgumentException)
         {

@@ -177,6 +177,92 @@ public static class LabelFreeDecoder
     }
 
     /// <summary>
+    /// The threshold that maximises the clean Dice <b>estimated from the noisy labels</b> under a known binary Q = [[1-b, b], [f, 1-f]],
+    /// without any clean label. For a candidate foreground set P (p &gt; t, or p &lt; t when inverted) the noisy labels ỹ satisfy
+    /// E[ỹ | y] = b + (1 - f - b) y, so the clean true positives and the clean foreground are estimated without bias by
+    /// TP = (Σ_P ỹ - b |P|) / (1 - f - b) and F = (Σ ỹ - b N) / (1 - f - b), and Dice(t) = 2 TP / (|P| + F) (TP clamped to
+    /// [0, min(|P|, F)]). One histogram pass (<paramref name="binCount"/> bins over the output range) counts pixels and noisy
+    /// foreground per bin; every bin edge is a candidate. The outputs are the network's on the images it trained on: a network
+    /// that memorised individual noisy pixels would bias the estimate, which early in training (the regime where the output levels
+    /// blur) it has not.
+    /// </summary>
+    /// <param name="outputs">Per image, the foreground probability map (K = 1).</param>
+    /// <param name="noisyMasks">Per image, the noisy binary mask the network trained on (0, 1, or <paramref name="ignoreIndex"/>), same length.</param>
+    /// <param name="noiseMatrix">The 2x2 Q the noisy masks were drawn with; det(Q) = 1 - f - b must not be 0.</param>
+    /// <param name="inverted">Foreground is p &lt; t instead of p &gt; t (det(Q) &lt; 0).</param>
+    /// <param name="binCount">Histogram bins (at least 2; default 1024).</param>
+    /// <param name="ignoreIndex">Mask value left out (default 255).</param>
+    /// <returns>The threshold and the estimated clean Dice there.</returns>
+    /// <exception cref="ArgumentException">Counts or lengths differ, a null or non-finite output, Q not 2x2 or singular, or no labelled pixel.</exception>
+    public static (double Threshold, double EstimatedDice) NoiseCorrectedDiceThreshold(IReadOnlyList<float[]> outputs, IReadOnlyList<byte[]> noisyMasks,
+        NoiseTransitionMatrix noiseMatrix, bool inverted, int binCount = 1024, byte ignoreIndex = MaskConventions.IgnoreIndex)
+    {
+        ArgumentNullException.ThrowIfNull(outputs);
+        ArgumentNullException.ThrowIfNull(noisyMasks);
+        ArgumentNullException.ThrowIfNull(noiseMatrix);
+        Guard.AtLeast(binCount, 2, nameof(binCount));
+        if (noiseMatrix.ClassCount != 2)
+            throw new ArgumentException($"noiseMatrix must be a binary (2x2) matrix; got {noiseMatrix.ClassCount}x{noiseMatrix.ClassCount}.", nameof(noiseMatrix));
+        if (outputs.Count != noisyMasks.Count)
+            throw new ArgumentException($"outputs has {outputs.Count} maps but noisyMasks has {noisyMasks.Count}.", nameof(noisyMasks));
+        double b = noiseMatrix[0, 1], gap = noiseMatrix[1, 1] - noiseMatrix[0, 1];
+        if (Math.Abs(gap) < 1e-12)
+            throw new ArgumentException("noiseMatrix is singular (1 - f - b = 0): the noisy labels say nothing about the clean ones.", nameof(noiseMatrix));
+        double min = double.PositiveInfinity, max = double.NegativeInfinity;
+        for (int i = 0; i < outputs.Count; i++)
+        {
+            var o = outputs[i] ?? throw new ArgumentException($"outputs[{i}] is null.", nameof(outputs));
+            var m = noisyMasks[i] ?? throw new ArgumentException($"noisyMasks[{i}] is null.", nameof(noisyMasks));
+            if (m.Length != o.Length) throw new ArgumentException($"noisyMasks[{i}] has {m.Length} pixels; outputs[{i}] has {o.Length}.", nameof(noisyMasks));
+            Otsu.MinMax(o, ref min, ref max, nameof(outputs));
+        }
+        var pixels = new long[binCount];
+        var noisyForeground = new long[binCount];
+        double scale = max > min ? binCount / (max - min) : 0;
+        long total = 0, totalForeground = 0;
+        for (int i = 0; i < outputs.Count; i++)
+        {
+            var o = outputs[i];
+            var m = noisyMasks[i];
+            for (int k = 0; k < o.Length; k++)
+            {
+                if (m[k] == ignoreIndex) continue;
+                int bin = Math.Min((int)((o[k] - min) * scale), binCount - 1);
+                pixels[bin]++;
+                total++;
+                if (m[k] == MaskConventions.Foreground) { noisyForeground[bin]++; totalForeground++; }
+            }
+        }
+        if (total == 0) throw new ArgumentException("Every pixel of noisyMasks is ignored.", nameof(noisyMasks));
+        double cleanForeground = Math.Clamp((totalForeground - b * total) / gap, 0, total);
+        // Candidate e = 0..binCount: the edge min + e * width. Not inverted, P = bins e.. (p > edge); inverted, P = bins ..e-1 (p < edge).
+        double width = max > min ? (max - min) / binCount : 0;
+        double bestDice = double.NegativeInfinity;
+        int bestEdge = inverted ? binCount : 0;
+        long inP = 0, fgInP = 0;
+        for (int step = 0; step <= binCount; step++)
+        {
+            int edge = inverted ? step : binCount - step;
+            if (step > 0)
+            {
+                int bin = inverted ? step - 1 : binCount - step;
+                inP += pixels[bin];
+                fgInP += noisyForeground[bin];
+            }
+            double tp = Math.Clamp((fgInP - b * inP) / gap, 0, Math.Min(inP, cleanForeground));
+            double denominator = inP + cleanForeground;
+            double dice = denominator > 0 ? 2 * tp / denominator : 0;
+            if (dice > bestDice) { bestDice = dice; bestEdge = edge; }
+        }
+        double threshold = min + bestEdge * width;
+        // Bin edges are where P changes: pixels of bin e have values in [edge_e, edge_e+1). A threshold just below the edge keeps
+        // bin e in "p > t"; inverted, "p < t" at the edge itself keeps bin e out.
+        if (!inverted) threshold = bestEdge == 0 ? min - Math.Max(1e-6, 1e-6 * Math.Abs(min)) : Math.BitDecrement(threshold);
+        else if (bestEdge == binCount) threshold = max + Math.Max(1e-6, 1e-6 * Math.Abs(max));
+        return (threshold, bestDice);
+    }
+
+    /// <summary>
     /// The prior-matched threshold: the quantile of the outputs at which the rule <c>threshold(t)</c> (or <c>threshold(t, inverted)</c>)
     /// marks <paramref name="foregroundShare"/> of the pixels as foreground. Uses only the ranking of the outputs, so it works
     /// where the two output levels blur into one mode. Two histogram passes (65536 bins, then 65536 within the quantile's bin);

@@ -41,6 +41,9 @@ public enum DecodingStrategy
     /// <summary>Binary: threshold halfway between the output levels Q predicts (b and 1 - f); the exact inverse for calibrated outputs.</summary>
     PredictedLevelThreshold,
 
+    /// <summary>Binary: threshold at the best clean Dice estimated from the noisy training labels and Q (no clean label).</summary>
+    NoiseCorrectedDiceThreshold,
+
     /// <summary>Nothing is recoverable (rank-deficient Q): the fixed baseline (argmax, or threshold 0.5).</summary>
     Fallback,
 }
@@ -48,7 +51,8 @@ public enum DecodingStrategy
 /// <summary>How <see cref="NoiseAwareDecoding.ChooseBinaryRule"/> places a binary threshold.</summary>
 public enum BinaryThresholdPolicy
 {
-    /// <summary>Otsu's split when the output levels separate; otherwise, with Q known, the prior-matched quantile;
+    /// <summary>With Q and the noisy training masks known, the noise-corrected Dice threshold (<see cref="NoiseCorrectedDice"/>);
+    /// otherwise Otsu's split when the output levels separate; otherwise, with Q known, the prior-matched quantile;
     /// otherwise Otsu's split, flagged as untrustworthy.</summary>
     Auto,
 
@@ -60,6 +64,10 @@ public enum BinaryThresholdPolicy
 
     /// <summary>Halfway between the levels Q predicts (needs a known Q; without one, Otsu's split with a note).</summary>
     PredictedLevels,
+
+    /// <summary>The threshold that maximises the clean Dice estimated from the noisy training labels and the known Q
+    /// (<see cref="LabelFreeDecoder.NoiseCorrectedDiceThreshold"/>; needs Q and the noisy masks; without them, as <see cref="Auto"/>).</summary>
+    NoiseCorrectedDice,
 }
 
 /// <summary>Options of <see cref="NoiseAwareDecoding"/>. Defaults are the recommended values.</summary>
@@ -358,6 +366,9 @@ public static class NoiseAwareDecoding
     /// <list type="number">
     /// <item>Known Q rank-deficient (f + b = 1, random labels): the labels are independent of the truth, nothing is recoverable;
     /// fixed threshold 0.5 (the baseline: a threshold fitted to such outputs would only split noise), reported as not recoverable.</item>
+    /// <item>Q and the noisy training masks known: the threshold that maximises the clean Dice estimated from the noisy labels through Q
+    /// (<see cref="LabelFreeDecoder.NoiseCorrectedDiceThreshold"/>): unbiased for any full-rank Q, no calibration or level separation
+    /// needed. The rules below apply when the masks are not known (e.g. noise redrawn every epoch).</item>
     /// <item>The outputs show two separate levels (Ashman's D ≥ <see cref="NoiseAwareDecodingOptions.MinimumMixtureSeparation"/>): Otsu's
     /// split (measured within 0.01 Dice of the oracle sweep wherever levels separated), oriented by Q when known.</item>
     /// <item>Levels do not separate (short budgets, e.g. sampling 0.05): Otsu would split one blurred mode. With Q known, the threshold is
@@ -372,9 +383,12 @@ public static class NoiseAwareDecoding
     /// <param name="noisyForegroundShare">Share of foreground pixels in the noisy training labels (ignored pixels excluded, see
     /// <see cref="LabelFreeDecoder.ForegroundShare"/>); null or NaN to use the mean output.</param>
     /// <param name="options">Options; null for the defaults.</param>
-    /// <exception cref="ArgumentException">No output, non-finite outputs, <paramref name="knownNoise"/> not 2x2, or the share outside [0, 1].</exception>
+    /// <param name="noisyMasks">The noisy binary masks the network trained on, one per output map (null when not known, e.g. noise
+    /// redrawn every epoch). With a known Q they give the noise-corrected Dice threshold (<see cref="BinaryThresholdPolicy.NoiseCorrectedDice"/>).</param>
+    /// <exception cref="ArgumentException">No output, non-finite outputs, <paramref name="knownNoise"/> not 2x2, the share outside [0, 1], or
+    /// masks that do not match the outputs.</exception>
     public static DecodingDecision ChooseBinaryRule(IReadOnlyList<float[]> outputs, NoiseTransitionMatrix? knownNoise = null,
-        double? noisyForegroundShare = null, NoiseAwareDecodingOptions? options = null)
+        double? noisyForegroundShare = null, NoiseAwareDecodingOptions? options = null, IReadOnlyList<byte[]>? noisyMasks = null)
     {
         ArgumentNullException.ThrowIfNull(outputs);
         options ??= new NoiseAwareDecodingOptions();
@@ -426,10 +440,20 @@ public static class NoiseAwareDecoding
         otsu = otsu with { ForegroundShare = cleanShare };
 
         var policy = options.BinaryThreshold;
-        if (policy == BinaryThresholdPolicy.Auto)
-            policy = separated ? BinaryThresholdPolicy.OutputLevels : BinaryThresholdPolicy.PriorMatched;
+        if (policy is BinaryThresholdPolicy.Auto or BinaryThresholdPolicy.NoiseCorrectedDice)
+            policy = noisyMasks is not null ? BinaryThresholdPolicy.NoiseCorrectedDice
+                : separated ? BinaryThresholdPolicy.OutputLevels : BinaryThresholdPolicy.PriorMatched;
         switch (policy)
         {
+            case BinaryThresholdPolicy.NoiseCorrectedDice:
+            {
+                var (t, dice) = LabelFreeDecoder.NoiseCorrectedDiceThreshold(outputs, noisyMasks!, knownNoise, inverted);
+                return otsu with
+                {
+                    Rule = DecodingRule.AtThreshold(t, inverted), Strategy = DecodingStrategy.NoiseCorrectedDiceThreshold,
+                    Reason = Inv($"Noise-corrected threshold {F(t)}{(inverted ? " (inverted)" : "")}: the best clean Dice estimated from the noisy training labels through Q ({F(dice)} on the training images); {predicted}; {levels}."),
+                };
+            }
             case BinaryThresholdPolicy.PredictedLevels:
             {
                 double t = 0.5 * (bgLevel + fgLevel);
@@ -473,9 +497,10 @@ public static class NoiseAwareDecoding
     /// <param name="knownNoise">Q when known (simulated noise), any determinant; null when unknown.</param>
     /// <param name="noisyForegroundShare">Binary only: foreground share of the noisy training labels; null or NaN to use the mean output.</param>
     /// <param name="options">Options; null for the defaults.</param>
+    /// <param name="noisyMasks">Binary only: the noisy masks the network trained on, one per output map; null when not known.</param>
     /// <exception cref="ArgumentException"><paramref name="knownNoise"/> does not have <paramref name="classCount"/> classes, or the outputs are invalid.</exception>
     public static DecodingDecision Plan(IReadOnlyList<float[]> outputs, int classCount, NoiseTransitionMatrix? knownNoise = null,
-        double? noisyForegroundShare = null, NoiseAwareDecodingOptions? options = null)
+        double? noisyForegroundShare = null, NoiseAwareDecodingOptions? options = null, IReadOnlyList<byte[]>? noisyMasks = null)
     {
         ArgumentNullException.ThrowIfNull(outputs);
         if (classCount < 2 || classCount > MaskConventions.MaxClassCount)
@@ -483,7 +508,7 @@ public static class NoiseAwareDecoding
         if (knownNoise is not null && knownNoise.ClassCount != classCount)
             throw new ArgumentException($"knownNoise is {knownNoise.ClassCount}x{knownNoise.ClassCount}; classCount is {classCount}.", nameof(knownNoise));
         if (classCount == 2)
-            return ChooseBinaryRule(outputs, knownNoise, noisyForegroundShare, options);
+            return ChooseBinaryRule(outputs, knownNoise, noisyForegroundShare, options, noisyMasks);
         options ??= new NoiseAwareDecodingOptions();
         options.Validate();
         if (knownNoise is not null)

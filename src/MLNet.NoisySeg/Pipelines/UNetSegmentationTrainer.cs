@@ -289,10 +289,12 @@ public sealed class UNetSegmentationTrainer : NoisySegEstimator<SegmentationTran
             {
                 var outputs = model.PredictProbabilities(samples.Select(s => s.Image).ToList(), c, h, w);
                 // Binary: the noisy labels' foreground share, unless the masks trained on are redrawn every epoch (online noise).
-                double? share = binary && o.OnlineNoise is null && o.MaskProvider is null
-                    ? LabelFreeDecoder.ForegroundShare(samples.Select(s => s.Mask!)) : null;
-                // Any known Q goes to the planner as is: a rank-deficient one is reported as not recoverable there.
-                var decision = NoiseAwareDecoding.Plan(outputs, o.ClassCount, o.KnownNoise, share);
+                bool fixedMasks = binary && o.OnlineNoise is null && o.MaskProvider is null;
+                double? share = fixedMasks ? LabelFreeDecoder.ForegroundShare(samples.Select(s => s.Mask!)) : null;
+                // Any known Q goes to the planner as is: a rank-deficient one is reported as not recoverable there. With the masks trained
+                // on, a known Q places the threshold at the clean Dice estimated from them.
+                var decision = NoiseAwareDecoding.Plan(outputs, o.ClassCount, o.KnownNoise, share,
+                    noisyMasks: fixedMasks ? samples.Select(s => s.Mask!).ToList() : null);
                 return (decision.Rule, $"label-free, {decision.Strategy}: {decision.Reason}");
             }
             default:

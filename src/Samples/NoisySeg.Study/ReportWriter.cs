@@ -37,7 +37,7 @@ public static class ReportWriter
         if (elapsed is { } e) md.Append(CultureInfo.InvariantCulture, $"; wall time of this run {e.TotalSeconds:0} s");
         md.Append(".\n\nRaw results: [results.csv](results.csv), [results.jsonl](results.jsonl). Decodings of ONE trained model per condition: ")
           .Append("**paper protocol** = best of 50 thresholds (and the inverted map) on a clean validation split carved from train (multi-class: the better of argmax and label-free on it); ")
-          .Append("**label-free** = `NoiseAwareDecoding.Plan` on the model's own outputs on its noisy training images, with the simulated NTM as the known Q (binary: threshold between the output levels, or at the foreground share Q implies when they do not separate; multi-class: argmax when Q preserves it, else the inverse-NTM correction; rank-deficient Q: fixed); ")
+          .Append("**label-free** = `NoiseAwareDecoding.Plan` on the model's own outputs on its noisy training images, with the simulated NTM as the known Q (binary: the threshold at the best clean Dice estimated from the noisy training masks through Q, no clean label; multi-class: argmax when Q preserves it, else the inverse-NTM correction; rank-deficient Q: fixed); ")
           .Append("**fixed** = 0.5 threshold / argmax. Structure corr. = Pearson correlation of corrupted vs clean density maps (box, h = ")
           .Append(options?.DensityBandwidth.ToString(CultureInfo.InvariantCulture) ?? "5").Append("), averaged over training images.\n\n");
         md.Append("## Results\n\n").Append(table).Append('\n');

@@ -17,8 +17,9 @@ public enum SegmentationDecoding
 
     /// <summary>
     /// Without clean labels: <see cref="NoiseAwareDecoding.Plan"/> on the model's own outputs on its training images, with
-    /// <see cref="UNetSegmentationTrainerOptions.KnownNoise"/> when given (binary: Otsu between the two output levels, or the
-    /// prior-matched quantile when they do not separate; multi-class: argmax when Q preserves it, else the closed-form, exact or
+    /// <see cref="UNetSegmentationTrainerOptions.KnownNoise"/> when given (binary with a known Q: the threshold at the best clean Dice
+    /// estimated from the noisy training masks through Q; without Q, or with noise redrawn every epoch: Otsu between the two output
+    /// levels, or the prior-matched quantile when they do not separate; multi-class: argmax when Q preserves it, else the closed-form, exact or
     /// Tikhonov-regularised inverse-NTM correction with the known or estimated matrix). The decision and its reason are in the
     /// decoding report.
     /// </summary>

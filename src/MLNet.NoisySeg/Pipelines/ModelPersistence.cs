@@ -37,6 +37,35 @@ internal static class ModelPersistence
         });
     }
 
+    /// <summary>
+    /// Lets <paramref name="save"/> write a model zip into memory, adds <paramref name="extraEntries"/> to it and copies the
+    /// result to <paramref name="target"/>. Nothing reaches <paramref name="target"/> unless the model serialized completely
+    /// and every entry was added.
+    /// </summary>
+    /// <exception cref="ArgumentException">An entry name is empty, rooted, contains '\' or "..", or is already in the zip.</exception>
+    public static void SaveWithEntries(Stream target, Action<Stream> save, IReadOnlyDictionary<string, byte[]> extraEntries)
+    {
+        var zip = new MemoryStream();
+        save(zip);
+        zip.Position = 0;
+        using (var archive = new ZipArchive(zip, ZipArchiveMode.Update, leaveOpen: true))
+        {
+            var existing = archive.Entries.Select(e => e.FullName).ToHashSet(StringComparer.Ordinal);
+            foreach (var (name, content) in extraEntries)
+            {
+                if (string.IsNullOrWhiteSpace(name) || name.StartsWith('/') || name.Contains('\\') || name.Split('/').Contains(".."))
+                    throw new ArgumentException($"Extra zip entry name '{name}' must be a relative path with '/' separators.", nameof(extraEntries));
+                if (!existing.Add(name))
+                    throw new ArgumentException($"Extra zip entry '{name}' is already in the model zip.", nameof(extraEntries));
+                ArgumentNullException.ThrowIfNull(content, nameof(extraEntries));
+                using var entry = archive.CreateEntry(name, CompressionLevel.Optimal).Open();
+                entry.Write(content);
+            }
+        }
+        zip.Position = 0;
+        zip.CopyTo(target);
+    }
+
     /// <summary>Loads a model zip from a file; see <see cref="Load(ModelOperationsCatalog, Stream, string, out DataViewSchema)"/>.</summary>
     public static ITransformer Load(ModelOperationsCatalog catalog, string filePath, out DataViewSchema inputSchema)
     {

@@ -30,6 +30,30 @@ public static class SegmentationModelCatalog
     }
 
     /// <summary>
+    /// Saves a model like <see cref="SaveAtomically(ModelOperationsCatalog, ITransformer, DataViewSchema, string)"/>, with
+    /// extra entries in the zip (e.g. an application's record of how the model was trained), all in one atomic write: the
+    /// model is serialized in memory, the entries are added, and the complete zip is written to a temporary file, flushed
+    /// and renamed over <paramref name="filePath"/>. ML.NET ignores entries it does not know, so the zip still loads with
+    /// <c>Model.Load</c> and <see cref="LoadNoisySeg(ModelOperationsCatalog, string, out DataViewSchema)"/> (which checks
+    /// the extra entries' CRC-32 too). Read them back with <see cref="System.IO.Compression.ZipFile.OpenRead(string)"/>.
+    /// </summary>
+    /// <param name="catalog">The model operations catalog (<c>mlContext.Model</c>).</param>
+    /// <param name="model">The fitted model.</param>
+    /// <param name="inputSchema">The schema of the model's input (may be null, as for <c>Model.Save</c>).</param>
+    /// <param name="filePath">The model zip to create or replace.</param>
+    /// <param name="extraEntries">Entry name (a relative path with '/' separators) → content.</param>
+    /// <exception cref="ArgumentException">An extra entry's name is empty, rooted, or one ML.NET already wrote (ParamName
+    /// <c>extraEntries</c>); the previous file is untouched.</exception>
+    public static void SaveAtomically(this ModelOperationsCatalog catalog, ITransformer model, DataViewSchema inputSchema, string filePath,
+        IReadOnlyDictionary<string, byte[]> extraEntries)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(extraEntries);
+        ModelPersistence.SaveAtomically(filePath, stream => ModelPersistence.SaveWithEntries(stream, s => catalog.Save(model, inputSchema, s), extraEntries));
+    }
+
+    /// <summary>
     /// Saves a model with its data loader like <c>mlContext.Model.Save(model, loader, filePath)</c>, atomically (see
     /// <see cref="SaveAtomically(ModelOperationsCatalog, ITransformer, DataViewSchema, string)"/>).
     /// </summary>

@@ -198,6 +198,39 @@ public sealed class ModelPersistenceTests
         Assert.IsNull(ModelPersistence.MissingComponent(new FormatException("Corrupt model file")));
     }
 
+    [TestMethod]
+    public void SaveAtomically_WithExtraEntries_WritesThemInTheSameAtomicWrite_AndRefusesBadNames_WithoutTouchingThePreviousFile()
+    {
+        var (ml, data, model) = SmallPipeline.Get();
+        var expected = SmallPipeline.Outputs(model, data);
+        using var tmp = TestPaths.NewTemp();
+        string zip = Path.Combine(tmp.Path, "model.zip");
+        var record = Encoding.UTF8.GetBytes("{\"trainedOn\":\"isbi\"}");
+        ml.Model.SaveAtomically(model, data.Schema, zip, new Dictionary<string, byte[]> { ["App/training.json"] = record });
+        CollectionAssert.AreEqual(record, SmallPipeline.Entries(File.ReadAllBytes(zip))["App/training.json"]);
+        var loaded = new MLContext(seed: 1).RegisterNoisySeg().Model.LoadNoisySeg(zip, out _);
+        SmallPipeline.AssertSameOutputs(expected, SmallPipeline.Outputs(loaded, data), "a zip with an extra entry");
+        var good = File.ReadAllBytes(zip);
+
+        string mlnets = SmallPipeline.Entries(good).Keys.First(k => k.StartsWith("TransformerChain/", StringComparison.Ordinal)); // one ML.NET wrote
+        foreach (var bad in new[] { "", "/abs.json", "a\\b.json", "../up.json", mlnets })
+        {
+            var e = Assert.ThrowsExactly<ArgumentException>(() => ml.Model.SaveAtomically(Other.Value.Model, data.Schema, zip,
+                new Dictionary<string, byte[]> { [bad] = record }), bad);
+            Assert.AreEqual("extraEntries", e.ParamName, bad);
+            StringAssert.Contains(e.Message, $"'{bad}'");
+            CollectionAssert.AreEqual(good, File.ReadAllBytes(zip), "the previous model must be untouched: " + bad);
+        }
+
+        // A full disk while the complete zip (model and extra entry) is copied to the temporary file.
+        var full = Assert.ThrowsExactly<IOException>(() => ModelPersistence.SaveAtomically(zip,
+            stream => ModelPersistence.SaveWithEntries(stream, s => ml.Model.Save(Other.Value.Model, data.Schema, s), new Dictionary<string, byte[]> { ["App/training.json"] = record }),
+            file => new LimitedStream(file, good.Length / 3)));
+        Assert.AreEqual(LimitedStream.Message, full.Message);
+        CollectionAssert.AreEqual(good, File.ReadAllBytes(zip));
+        CollectionAssert.AreEqual(new[] { "model.zip" }, Directory.GetFiles(tmp.Path).Select(Path.GetFileName).ToArray(), "no temporary file left");
+    }
+
     internal static int DataOffset(byte[] zip, string entry)
     {
         // The entry's local header (found through the central directory) is followed by its data.

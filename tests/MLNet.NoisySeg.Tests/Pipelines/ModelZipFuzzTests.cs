@@ -97,7 +97,6 @@ public sealed class ModelZipFuzzTests
             {
                 Assert.IsTrue(e.Message.StartsWith(path + ": ", StringComparison.Ordinal), $"{e.Message} -- {context}");
                 string kind = Kind(e.Message[(path.Length + 2)..]);
-                if (kind.Contains("IOException") || kind.Contains("(InvalidDataException)")) Console.WriteLine("DEBUG " + applied[0] + " :: " + e);
                 refused[kind] = refused.GetValueOrDefault(kind) + 1;
                 File.Delete(path);
                 continue;

@@ -210,10 +210,10 @@ public sealed class UNet : Module<Tensor, Tensor>
         var layers = new List<(string, Module<Tensor, Tensor>)>(6);
         layers.Add(("0", nn.Conv2d(inChannels, outChannels, kernel_size: 3, padding: 1, bias: !batchNorm)));
         if (batchNorm) layers.Add(("1", nn.BatchNorm2d(outChannels)));
-        layers.Add(("2", nn.ReLU()));
+        layers.Add(("2", nn.ReLU(inplace: true)));
         layers.Add(("3", nn.Conv2d(outChannels, outChannels, kernel_size: 3, padding: 1, bias: !batchNorm)));
         if (batchNorm) layers.Add(("4", nn.BatchNorm2d(outChannels)));
-        layers.Add(("5", nn.ReLU()));
+        layers.Add(("5", nn.ReLU(inplace: true)));
         return nn.Sequential(layers);
     }
 }

@@ -84,13 +84,9 @@ public sealed class TrainedSegmentationModel : IDisposable
             for (int start = 0; start < images.Count; start += batchSize)
             {
                 int n = Math.Min(batchSize, images.Count - start);
-                var buffer = new float[(long)n * plane];
-                for (int i = 0; i < n; i++)
-                {
-                    float[] img = images[start + i] ?? throw new ArgumentException($"images[{start + i}] is null.", nameof(images));
-                    if (img.Length != plane) throw new ArgumentException($"images[{start + i}] has {img.Length} values; expected c*h*w = {plane}.", nameof(images));
-                    img.CopyTo(buffer, (long)i * plane);
-                }
+                // One image goes to libtorch as it is; a batch is gathered into one buffer first.
+                float[] buffer = n == 1 ? Checked(start) : new float[(long)n * plane];
+                for (int i = 0; n > 1 && i < n; i++) Checked(start + i).CopyTo(buffer, (long)i * plane);
                 using var scope = NewDisposeScope();
                 using var mode = inference_mode();
                 Tensor x = tensor(buffer, new long[] { n, c, h, w }).to(Device);
@@ -98,8 +94,8 @@ public sealed class TrainedSegmentationModel : IDisposable
                 Tensor probs = (OutputChannels == 1 ? logits.sigmoid() : logits.softmax(1)).cpu().contiguous();
                 float[] all = probs.data<float>().ToArray();
                 int outPlane = OutputChannels * h * w;
-                for (int i = 0; i < n; i++)
-                    results[start + i] = all.AsSpan(i * outPlane, outPlane).ToArray();
+                if (n == 1) results[start] = all;
+                else for (int i = 0; i < n; i++) results[start + i] = all.AsSpan(i * outPlane, outPlane).ToArray();
             }
         }
         finally
@@ -107,6 +103,13 @@ public sealed class TrainedSegmentationModel : IDisposable
             if (wasTraining) Network.train();
         }
         return results;
+
+        float[] Checked(int index)
+        {
+            float[] img = images[index] ?? throw new ArgumentException($"images[{index}] is null.", nameof(images));
+            if (img.Length != plane) throw new ArgumentException($"images[{index}] has {img.Length} values; expected c*h*w = {plane}.", nameof(images));
+            return img;
+        }
     }
 
     /// <summary>

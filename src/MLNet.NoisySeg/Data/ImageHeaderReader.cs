@@ -292,9 +292,12 @@ internal static class Crc32
     private static readonly uint[] Table = MakeTable();
 
     /// <summary>The CRC of <paramref name="data"/>.</summary>
-    public static uint Compute(ReadOnlySpan<byte> data)
+    public static uint Compute(ReadOnlySpan<byte> data) => Append(0, data);
+
+    /// <summary>The CRC of the bytes whose CRC is <paramref name="crc"/> followed by <paramref name="data"/> (start with 0).</summary>
+    public static uint Append(uint crc, ReadOnlySpan<byte> data)
     {
-        uint crc = 0xFFFFFFFF;
+        crc = ~crc;
         foreach (byte b in data) crc = Table[(crc ^ b) & 0xFF] ^ (crc >> 8);
         return ~crc;
     }

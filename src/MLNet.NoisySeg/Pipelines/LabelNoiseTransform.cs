@@ -66,6 +66,7 @@ public sealed class LabelNoiseEstimator : NoisySegEstimator<LabelNoiseTransforme
     private protected override (MappingPlan Plan, Func<ITransformer, LabelNoiseTransformer> Wrap) FitPlan(IDataView input)
     {
         var (h, w) = SchemaChecks.MaskShape(input.Schema[_options.InputColumnName], null, null);
+        LabelNoiseClasses.RequireInRange(input, _options, w);
         return (Plan(LabelNoiseState.From(_options, h, w)), chain => new LabelNoiseTransformer(chain, _options, h, w));
     }
 
@@ -100,13 +101,27 @@ public sealed class LabelNoiseTransformer : ChainBackedTransformer
     /// <summary>Typed convenience: the corrupted version of one mask (identical to what the column holds).</summary>
     /// <param name="mask">Clean class indices, <c>Height x Width</c>.</param>
     /// <param name="imageId">The image's identity (its Name column value).</param>
-    public byte[] Corrupt(ReadOnlySpan<byte> mask, string imageId) => _options.Noise.Apply(mask, Width, Height, _options.Seed, imageId, _options.Epoch);
+    /// <exception cref="ArgumentException">The mask has another size, or a class the corruption does not cover (ParamName "mask").</exception>
+    public byte[] Corrupt(ReadOnlySpan<byte> mask, string imageId)
+    {
+        try
+        {
+            return _options.Noise.Apply(mask, Width, Height, _options.Seed, imageId, _options.Epoch);
+        }
+        catch (ArgumentException e) when (e.ParamName == "clean" && LabelNoiseClasses.Error(mask, _options.Noise, _options.InputColumnName, imageId, Width, "mask", e) is { } precise)
+        {
+            throw precise;
+        }
+    }
+
+    private protected override IEnumerable<FittedInput> FittedInputs =>
+        [new(_options.InputColumnName, NumberDataViewType.Byte, "mask", [Height, Width], "label-noise transform")];
 }
 
-/// <summary>State serialized into model zips by the label-corruption transform.</summary>
-internal sealed record LabelNoiseState(string Noise, int Seed, int Epoch, int Height, int Width)
+/// <summary>State serialized into model zips by the label-corruption transform. Column: the mask column read (null in zips written before it was recorded).</summary>
+internal sealed record LabelNoiseState(string Noise, int Seed, int Epoch, int Height, int Width, string? Column = null)
 {
-    public static LabelNoiseState From(LabelNoiseOptions o, int h, int w) => new(o.Noise.ToString(), o.Seed, o.Epoch, h, w);
+    public static LabelNoiseState From(LabelNoiseOptions o, int h, int w) => new(o.Noise.ToString(), o.Seed, o.Epoch, h, w, o.InputColumnName);
 }
 
 /// <summary>Per-row mapping of the label-corruption transform, found again at load by its contract name.</summary>
@@ -131,8 +146,15 @@ internal sealed class LabelNoiseFactory : StateMappingFactory<LabelNoiseFactory,
     protected override void Map(Input input, Output output, Loaded state)
     {
         var s = state.State;
-        SchemaChecks.RequireFittedSize(input.Mask.Length, 1, s.Height, s.Width, "Mask", "label-noise transform");
-        output.Noisy = state.Spec.Apply(input.Mask, s.Width, s.Height, s.Seed, input.Name ?? "", s.Epoch);
+        SchemaChecks.RequireFittedSize(input.Mask.Length, 1, s.Height, s.Width, "Mask", "label-noise transform", s.Column);
+        try
+        {
+            output.Noisy = state.Spec.Apply(input.Mask, s.Width, s.Height, s.Seed, input.Name ?? "", s.Epoch);
+        }
+        catch (ArgumentException e) when (e.ParamName == "clean" && LabelNoiseClasses.Error(input.Mask, state.Spec, s.Column, input.Name ?? "", s.Width, "input", e) is { } precise)
+        {
+            throw precise; // the kernel names its own parameter; say which image, column, pixel and option instead
+        }
     }
 
     internal sealed class Input : IStateRow
@@ -145,5 +167,85 @@ internal sealed class LabelNoiseFactory : StateMappingFactory<LabelNoiseFactory,
     internal sealed class Output
     {
         [ColumnName(NoisyColumn), VectorType] public byte[] Noisy { get; set; } = [];
+    }
+}
+
+/// <summary>
+/// Which class indices a corruption accepts, checked at Fit on the whole mask column and, on failure, described per row:
+/// a binary corruption takes 0, 1 and 255; a noise transition matrix (or a symmetric flip) of K classes takes 0..K-1
+/// and 255. The other corruptions take any class index.
+/// </summary>
+internal static class LabelNoiseClasses
+{
+    /// <summary>The number of classes <paramref name="noise"/> accepts, or null for any.</summary>
+    public static int? Bound(LabelNoiseSpec noise) => noise.IsBinary ? 2 : noise.Kind switch
+    {
+        LabelNoiseKind.TransitionMatrix => noise.Matrix?.ClassCount,
+        LabelNoiseKind.SymmetricFlip => noise.ClassCount,
+        _ => null,
+    };
+
+    /// <summary>Index of the first pixel whose class <paramref name="noise"/> does not accept, or -1.</summary>
+    public static int FirstOutOfRange(ReadOnlySpan<byte> mask, LabelNoiseSpec noise)
+    {
+        if (Bound(noise) is not int k) return -1;
+        for (int i = 0; i < mask.Length; i++)
+            if (mask[i] >= k && mask[i] != Core.MaskConventions.IgnoreIndex) return i;
+        return -1;
+    }
+
+    /// <summary>
+    /// Fit-time check: reads the mask (and identity) column once and throws <see cref="ArgumentException"/> (ParamName
+    /// "input") at the first pixel whose class the corruption does not accept.
+    /// </summary>
+    public static void RequireInRange(IDataView input, LabelNoiseOptions options, int width)
+    {
+        if (Bound(options.Noise) is null) return;
+        var maskColumn = input.Schema[options.InputColumnName];
+        var nameColumn = input.Schema.GetColumnOrNull(options.NameColumnName);
+        var columns = nameColumn is { } n ? new[] { maskColumn, n } : new[] { maskColumn };
+        using var cursor = ExceptionUnwrapping.GetRowCursor(input, columns);
+        var getMask = cursor.GetGetter<VBuffer<byte>>(maskColumn);
+        var getName = nameColumn is { } nc ? cursor.GetGetter<ReadOnlyMemory<char>>(nc) : null;
+        VBuffer<byte> mask = default;
+        ReadOnlyMemory<char> name = default;
+        byte[] dense = [];
+        while (cursor.MoveNext())
+        {
+            getMask(ref mask);
+            ReadOnlySpan<byte> values = mask.GetValues();
+            if (!mask.IsDense)
+            {
+                if (dense.Length != mask.Length) dense = new byte[mask.Length];
+                mask.CopyTo(dense);
+                values = dense;
+            }
+            if (FirstOutOfRange(values, options.Noise) < 0) continue;
+            string image = cursor.Position.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            if (getName is not null)
+            {
+                getName(ref name);
+                image = name.ToString();
+            }
+            throw Error(values, options.Noise, options.InputColumnName, image, width, "input", null)!;
+        }
+    }
+
+    /// <summary>The precise error for the first pixel of <paramref name="mask"/> that <paramref name="noise"/> does not accept, or null when there is none.</summary>
+    public static ArgumentException? Error(ReadOnlySpan<byte> mask, LabelNoiseSpec noise, string? column, string image, int width, string paramName, Exception? inner)
+    {
+        int i = FirstOutOfRange(mask, noise);
+        if (i < 0 || Bound(noise) is not int k) return null;
+        byte v = mask[i];
+        string where = $"Image '{image}': the mask column{(column is null ? "" : $" '{column}'")} holds {v} at pixel (x={i % width}, y={i / width})";
+        string message = noise.IsBinary
+            ? $"{where}, but the corruption {noise} (LabelNoiseOptions.Noise) needs binary masks: expected 0 (background), 1 (foreground) or 255 (ignore). " +
+              "Corrupt masks with more classes with a multi-class kind (ntm, symflip, classsample, classdilate, classerode, randomprior)."
+            : noise.Kind == LabelNoiseKind.TransitionMatrix
+                ? $"{where}, but the corruption {noise} (LabelNoiseOptions.Noise) has a {k}x{k} noise transition matrix: expected classes 0..{k - 1} or 255 (ignore). " +
+                  "Give the matrix one row and one column per class of the masks."
+                : $"{where}, but the corruption {noise} (LabelNoiseOptions.Noise) has {k} classes: expected classes 0..{k - 1} or 255 (ignore). " +
+                  "Set its class count to the masks' number of classes.";
+        return inner is null ? new ArgumentException(message, paramName) : new ArgumentException(message, paramName, inner);
     }
 }

@@ -61,7 +61,7 @@ public sealed class MetaStructureEstimator : NoisySegEstimator<MetaStructureTran
     private MappingPlan Plan(int h, int w)
     {
         var d = _options.Density;
-        var state = new MetaStructureState(_options.ClassCount, d.Kernel, d.Bandwidth, d.Sigma, d.Border, h, w);
+        var state = new MetaStructureState(_options.ClassCount, d.Kernel, d.Bandwidth, d.Sigma, d.Border, h, w, _options.InputColumnName);
         return MetaStructureFactory.Plan(StateBlob.Create(JsonSerializer.SerializeToUtf8Bytes(state)),
             [(_options.InputColumnName, MetaStructureFactory.MaskColumn)],
             [(MetaStructureFactory.DensityColumn, _options.OutputColumnName, SchemaChecks.ShapedType(NumberDataViewType.Single, _options.ClassCount, h, w))]);
@@ -92,10 +92,13 @@ public sealed class MetaStructureTransformer : ChainBackedTransformer
     /// <summary>Typed convenience: the density of one mask, planar <c>[C, H, W]</c>.</summary>
     /// <param name="mask">Class indices, <c>Height x Width</c>.</param>
     public float[] Compute(ReadOnlySpan<byte> mask) => DensityMap.Compute(mask, Width, Height, _options.ClassCount, _options.Density);
+
+    private protected override IEnumerable<FittedInput> FittedInputs =>
+        [new(_options.InputColumnName, NumberDataViewType.Byte, "mask", [Height, Width], "meta-structure transform")];
 }
 
-/// <summary>State serialized into model zips by the meta-structure transform.</summary>
-internal sealed record MetaStructureState(int ClassCount, DensityKernel Kernel, int Bandwidth, double Sigma, DensityBorder Border, int Height, int Width)
+/// <summary>State serialized into model zips by the meta-structure transform. Column: the mask column read (null in zips written before it was recorded).</summary>
+internal sealed record MetaStructureState(int ClassCount, DensityKernel Kernel, int Bandwidth, double Sigma, DensityBorder Border, int Height, int Width, string? Column = null)
 {
     public DensityOptions ToOptions() => new() { Kernel = Kernel, Bandwidth = Bandwidth, Sigma = Sigma, Border = Border };
 }
@@ -115,7 +118,7 @@ internal sealed class MetaStructureFactory : StateMappingFactory<MetaStructureFa
 
     protected override void Map(Input input, Output output, MetaStructureState s)
     {
-        SchemaChecks.RequireFittedSize(input.Mask.Length, 1, s.Height, s.Width, "Mask", "meta-structure transform");
+        SchemaChecks.RequireFittedSize(input.Mask.Length, 1, s.Height, s.Width, "Mask", "meta-structure transform", s.Column);
         output.Density = DensityMap.Compute(input.Mask, s.Width, s.Height, s.ClassCount, s.ToOptions());
     }
 

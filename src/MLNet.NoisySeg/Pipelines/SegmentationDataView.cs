@@ -115,7 +115,7 @@ public static class SegmentationDataView
         if (maskCol is { } mc) cols.Add(mc);
         if (nameCol is { } ncol) cols.Add(ncol);
         var items = new List<SegmentationItem>();
-        using var cursor = data.GetRowCursor(cols);
+        using var cursor = ExceptionUnwrapping.GetRowCursor(data, cols); // a row's error surfaces as itself, not in ML.NET's worker wrapper
         var imgGetter = cursor.GetGetter<VBuffer<float>>(imageCol);
         var maskGetter = maskCol is { } m2 ? cursor.GetGetter<VBuffer<byte>>(m2) : null;
         var nameGetter = nameCol is { } n2 ? cursor.GetGetter<ReadOnlyMemory<char>>(n2) : null;
@@ -169,7 +169,7 @@ internal static class ScoredRows
     private static IEnumerable<ScoredMask> Rows(IDataView data, DataViewSchema.Column label, DataViewSchema.Column predicted, DataViewSchema.Column? probability)
     {
         var columns = probability is { } p ? new[] { label, predicted, p } : new[] { label, predicted };
-        using var cursor = data.GetRowCursor(columns);
+        using var cursor = ExceptionUnwrapping.GetRowCursor(data, columns);
         var getLabel = cursor.GetGetter<VBuffer<byte>>(label);
         var getPredicted = cursor.GetGetter<VBuffer<byte>>(predicted);
         var getProbability = probability is { } pc ? cursor.GetGetter<VBuffer<float>>(pc) : null;
@@ -255,18 +255,28 @@ internal static class SchemaChecks
     /// <summary>A shaped byte mask type <c>[H, W]</c>, or null while the shape is unknown.</summary>
     public static DataViewType? MaskType(int height, int width) => ShapedType(NumberDataViewType.Byte, height, width);
 
-    /// <summary>Throws when a row's buffer does not have the size the transform was fitted on.</summary>
+    /// <summary>
+    /// Throws <see cref="ArgumentException"/> when a row's buffer does not have the size the transform was fitted on (a
+    /// column of unknown size, e.g. <c>Vector&lt;Single&gt;</c>, is checked only here, row by row).
+    /// </summary>
     /// <param name="length">The row's values.</param>
     /// <param name="channels">Fitted channels (1 for masks).</param>
     /// <param name="height">Fitted height.</param>
     /// <param name="width">Fitted width.</param>
     /// <param name="role">"Mask" or "Image".</param>
     /// <param name="transform">What was fitted, e.g. "label-noise transform".</param>
-    public static void RequireFittedSize(int length, int channels, int height, int width, string role, string transform)
+    /// <param name="column">The user's column, when the state recorded it.</param>
+    /// <param name="hint">Appended to the message.</param>
+    /// <param name="paramName">ParamName of the exception.</param>
+    public static void RequireFittedSize(int length, int channels, int height, int width, string role, string transform, string? column = null,
+        string hint = "", string paramName = "input")
     {
-        if (length == (long)channels * height * width) return;
+        long expected = (long)channels * height * width;
+        if (length == expected) return;
+        string kind = role.ToLowerInvariant();
         string shape = role == "Mask" ? $"{height}x{width}" : $"{channels}x{height}x{width}";
-        throw new InvalidOperationException($"{role} has {length} values; the {transform} was fitted on {shape} {role.ToLowerInvariant()}s.");
+        string named = column is null ? $"The {kind} column" : $"The {kind} column '{column}'";
+        throw new ArgumentException($"{named} holds a row of {length} values; the {transform} was fitted on {shape} {kind}s ({expected} values).{hint}", paramName);
     }
 
     public static (int H, int W) MaskShape(VectorDataViewType type, string column, int? height, int? width)

@@ -59,6 +59,8 @@ public sealed class SegmentationTransformer : ChainBackedTransformer, IDisposabl
     /// <param name="width">W.</param>
     public (float[] Probability, byte[] Mask) Predict(float[] image, int channels, int height, int width) => _model.Predict(image, channels, height, width);
 
+    private protected override IEnumerable<FittedInput> FittedInputs => [SegmentationInputCheck.Image(_model.State)];
+
     /// <summary>Releases the network (the pipeline then reads it back from its saved bytes if it is used again).</summary>
     public void Dispose()
     {
@@ -205,7 +207,7 @@ internal sealed class SegmentationFactory : StateMappingFactory<SegmentationFact
     protected override void Map(Input input, Output output, Loaded model)
     {
         var s = model.State;
-        SchemaChecks.RequireFittedSize(input.Image.Length, s.Channels, s.Height, s.Width, "Image", "segmentation model");
+        SchemaChecks.RequireFittedSize(input.Image.Length, s.Channels, s.Height, s.Width, "Image", "segmentation model", s.ImageColumn, SegmentationInputCheck.Hint(s));
         (output.Probability, output.Mask) = model.Predict(input.Image, s.Channels, s.Height, s.Width);
     }
 

@@ -29,22 +29,27 @@ internal static class StateBlob
     public static Guid ContentKey(ReadOnlySpan<byte> blob) => new(blob.Slice(HashOffset, 16));
 
     /// <summary>The payload, after checking its SHA-256.</summary>
-    public static ReadOnlySpan<byte> Payload(ReadOnlySpan<byte> blob)
+    /// <param name="blob">The state.</param>
+    /// <param name="owner">The contract name of the transform the state belongs to, for messages (null when unknown).</param>
+    /// <exception cref="InvalidDataException">The state is missing, of another format version, or fails its SHA-256 check.</exception>
+    public static ReadOnlySpan<byte> Payload(ReadOnlySpan<byte> blob, string? owner = null)
     {
-        Validate(blob);
+        Validate(blob, owner);
         Span<byte> hash = stackalloc byte[32];
         System.Security.Cryptography.SHA256.HashData(blob[HeaderSize..], hash);
         if (!hash.SequenceEqual(blob.Slice(HashOffset, 32)))
-            throw new InvalidDataException("NoisySeg transform state failed its SHA-256 check; the model zip is damaged or was modified.");
+            throw new InvalidDataException($"{Subject(owner)} failed its SHA-256 check; the model zip is damaged or was modified.");
         return blob[HeaderSize..];
     }
 
-    private static void Validate(ReadOnlySpan<byte> blob)
+    private static string Subject(string? owner) => owner is null ? "NoisySeg transform state" : $"The state of the NoisySeg transform '{owner}'";
+
+    private static void Validate(ReadOnlySpan<byte> blob, string? owner)
     {
         if (blob.Length < HeaderSize || !blob[..4].SequenceEqual(Magic))
-            throw new InvalidDataException("NoisySeg transform state is missing or corrupt (bad header); the model zip is damaged or was not written by MLNet.NoisySeg.");
+            throw new InvalidDataException($"{Subject(owner)} is missing or corrupt (bad header); the model zip is damaged or was not written by MLNet.NoisySeg.");
         if (blob[4] != Version)
-            throw new InvalidDataException($"NoisySeg transform state has format version {blob[4]}; this library reads version {Version}.");
+            throw new InvalidDataException($"{Subject(owner)} has format version {blob[4]}; this library reads version {Version}.");
     }
 }
 
@@ -55,11 +60,17 @@ internal sealed class StateCache<T> where T : class
     private readonly ConcurrentDictionary<Guid, T> _cache = new();
     private readonly Func<byte[], T> _decode;
     private readonly int _capacity;
+    private readonly string? _owner;
 
-    public StateCache(Func<byte[], T> decode, int capacity = 64)
+    /// <summary>Creates the cache.</summary>
+    /// <param name="decode">Decodes a verified payload.</param>
+    /// <param name="capacity">Decoded states kept.</param>
+    /// <param name="owner">The contract name of the transform whose states this caches, for messages.</param>
+    public StateCache(Func<byte[], T> decode, int capacity = 64, string? owner = null)
     {
         _decode = decode;
         _capacity = capacity;
+        _owner = owner;
     }
 
     /// <summary>
@@ -69,7 +80,7 @@ internal sealed class StateCache<T> where T : class
     /// </summary>
     public T Get(byte[] blob)
     {
-        var payload = StateBlob.Payload(blob);
+        var payload = StateBlob.Payload(blob, _owner);
         var id = StateBlob.ContentKey(blob);
         if (_cache.TryGetValue(id, out var hit)) return hit;
         var value = _decode(payload.ToArray());
@@ -83,7 +94,7 @@ internal sealed class StateCache<T> where T : class
     /// <summary>Serves <paramref name="value"/> for <paramref name="blob"/> (a state whose decoded form already exists) from now on.</summary>
     public void Put(byte[] blob, T value)
     {
-        StateBlob.Payload(blob);
+        StateBlob.Payload(blob, _owner);
         _cache[StateBlob.ContentKey(blob)] = value;
     }
 

@@ -135,17 +135,71 @@ public abstract class ChainBackedTransformer : ITransformer
     /// <inheritdoc />
     public bool IsRowToRowMapper => _inner.IsRowToRowMapper;
 
-    /// <inheritdoc />
-    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => _inner.GetOutputSchema(inputSchema);
+    /// <summary>
+    /// The columns this transform reads with the shape it was fitted on. Checked against the input schema before the
+    /// chain runs, so a column of another size fails here, naming the column and the fitted shape, instead of on the
+    /// first row inside ML.NET's worker threads.
+    /// </summary>
+    private protected virtual IEnumerable<FittedInput> FittedInputs => [];
 
     /// <inheritdoc />
-    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => _inner.GetRowToRowMapper(inputSchema);
+    /// <exception cref="ArgumentException">An input column has another size than the transform was fitted on (ParamName "inputSchema").</exception>
+    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
+    {
+        CheckInput(inputSchema, nameof(inputSchema));
+        return _inner.GetOutputSchema(inputSchema);
+    }
 
     /// <inheritdoc />
-    public virtual IDataView Transform(IDataView input) => _inner.Transform(input);
+    /// <exception cref="ArgumentException">An input column has another size than the transform was fitted on (ParamName "inputSchema").</exception>
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema)
+    {
+        CheckInput(inputSchema, nameof(inputSchema));
+        return _inner.GetRowToRowMapper(inputSchema);
+    }
+
+    /// <inheritdoc />
+    /// <exception cref="ArgumentException">An input column has another size than the transform was fitted on (ParamName "input").</exception>
+    public virtual IDataView Transform(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        CheckInput(input.Schema, nameof(input));
+        return _inner.Transform(input);
+    }
+
+    private void CheckInput(DataViewSchema schema, string paramName)
+    {
+        ArgumentNullException.ThrowIfNull(schema, paramName);
+        foreach (var input in FittedInputs) input.Check(schema, paramName);
+    }
 
     /// <inheritdoc />
     void ICanSaveModel.Save(ModelSaveContext ctx) => ((ICanSaveModel)_inner).Save(ctx);
+}
+
+/// <summary>A column a fitted transform reads, with the shape it was fitted on (<see cref="ChainBackedTransformer"/> checks it).</summary>
+/// <param name="Column">The user's column (null when unknown, e.g. a model saved before the column was recorded: not checked).</param>
+/// <param name="ItemType">Item type of the column (Single for images, Byte for masks).</param>
+/// <param name="Role">What the column is, for messages ("image", "mask").</param>
+/// <param name="Dimensions">The fitted shape, e.g. <c>[C, H, W]</c> or <c>[H, W]</c>; not checked while a dimension is 0.</param>
+/// <param name="Transform">What was fitted, for messages ("segmentation model").</param>
+/// <param name="Hint">Appended to the message.</param>
+internal sealed record FittedInput(string? Column, PrimitiveDataViewType ItemType, string Role, int[] Dimensions, string Transform, string Hint = "")
+{
+    /// <summary>
+    /// Throws <see cref="ArgumentException"/> when the column is a vector of <see cref="ItemType"/> of known size other than
+    /// the fitted one. A missing column, another type or an unknown size is left to the chain (which names a missing
+    /// column) and to the per-row check.
+    /// </summary>
+    public void Check(DataViewSchema schema, string paramName)
+    {
+        if (Column is null || Dimensions.Length == 0 || Dimensions.Any(d => d <= 0)) return;
+        if (schema.GetColumnOrNull(Column) is not { Type: VectorDataViewType { Size: > 0 } type } || type.ItemType != ItemType) return;
+        long expected = Dimensions.Aggregate(1L, (a, d) => a * d);
+        if (type.Size == expected) return;
+        throw new ArgumentException($"The {Role} column '{Column}' is {type} ({type.Size} values per row); the {Transform} was fitted on " +
+            $"{string.Join("x", Dimensions)} {Role}s ({new VectorDataViewType(ItemType, Dimensions)}, {expected} values).{Hint}", paramName);
+    }
 }
 
 /// <summary>
@@ -193,7 +247,7 @@ internal abstract class StateMappingFactory<TSelf, TSrc, TDst, TState> : CustomM
     where TState : class
 {
     private static readonly TSelf Instance = new();
-    private static readonly StateCache<TState> Cache = new(Instance.Decode, Instance.CacheCapacity);
+    private static readonly StateCache<TState> Cache = new(Instance.Decode, Instance.CacheCapacity, Instance.Contract);
 
     /// <summary>The mapping action, the same live (at Fit) and after load (<see cref="GetMapping"/>).</summary>
     public static readonly Action<TSrc, TDst> Mapping = (i, o) => Instance.Map(i, o, Cache.Get(i.State));

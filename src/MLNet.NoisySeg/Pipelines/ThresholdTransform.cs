@@ -65,12 +65,12 @@ public sealed class ThresholdEstimator : NoisySegEstimator<ThresholdTransformer>
     private readonly ThresholdState _method; // the method and its parameters, shape unknown
 
     internal ThresholdEstimator(TransformsCatalog catalog, OtsuThresholdOptions options)
-        : this(catalog, Checked(options).InputColumnName, options.OutputColumnName, new ThresholdState(ThresholdState.OtsuMethod, options.Polarity, 0, 0, 0, 0, 0))
+        : this(catalog, Checked(options).InputColumnName, options.OutputColumnName, new ThresholdState(ThresholdState.OtsuMethod, options.Polarity, 0, 0, 0, 0, 0, options.InputColumnName))
     {
     }
 
     internal ThresholdEstimator(TransformsCatalog catalog, AdaptiveThresholdOptions options)
-        : this(catalog, Checked(options).InputColumnName, options.OutputColumnName, new ThresholdState(ThresholdState.AdaptiveMethod, options.Polarity, options.Sigma, options.Offset, 0, 0, 0))
+        : this(catalog, Checked(options).InputColumnName, options.OutputColumnName, new ThresholdState(ThresholdState.AdaptiveMethod, options.Polarity, options.Sigma, options.Offset, 0, 0, 0, options.InputColumnName))
     {
     }
 
@@ -131,18 +131,21 @@ public sealed class ThresholdTransformer : ChainBackedTransformer
 
     /// <summary>Typed convenience: the mask of one planar image <c>[C, H, W]</c>.</summary>
     /// <param name="image">Pixels, Channels x Height x Width.</param>
-    public byte[] Apply(ReadOnlySpan<float> image) => _state.Apply(image);
+    public byte[] Apply(ReadOnlySpan<float> image) => _state.Apply(image, nameof(image));
+
+    private protected override IEnumerable<FittedInput> FittedInputs =>
+        [new(_state.Column, NumberDataViewType.Single, "image", [Channels, Height, Width], "threshold transform")];
 }
 
-/// <summary>State serialized into model zips by the threshold transforms.</summary>
-internal sealed record ThresholdState(string Method, ThresholdPolarity Polarity, double Sigma, double Offset, int Channels, int Height, int Width)
+/// <summary>State serialized into model zips by the threshold transforms. Column: the image column read (null in zips written before it was recorded).</summary>
+internal sealed record ThresholdState(string Method, ThresholdPolarity Polarity, double Sigma, double Offset, int Channels, int Height, int Width, string? Column = null)
 {
     public const string OtsuMethod = "otsu";
     public const string AdaptiveMethod = "adaptive";
 
-    public byte[] Apply(ReadOnlySpan<float> image)
+    public byte[] Apply(ReadOnlySpan<float> image, string paramName = "input")
     {
-        SchemaChecks.RequireFittedSize(image.Length, Channels, Height, Width, "Image", "threshold transform");
+        SchemaChecks.RequireFittedSize(image.Length, Channels, Height, Width, "Image", "threshold transform", Column, paramName: paramName);
         var mask = new byte[Height * Width];
         if (Method == OtsuMethod) ThresholdBaselines.Otsu(image, Channels, Height, Width, Polarity, mask);
         else if (Method == AdaptiveMethod) ThresholdBaselines.Adaptive(image, Channels, Height, Width, Sigma, Offset, Polarity, mask);

@@ -118,8 +118,10 @@ public sealed class ModelStore(ILogger<ModelStore> log)
     private static readonly JsonSerializerOptions Json = new() { WriteIndented = true };
 
     /// <summary>
-    /// Saves <paramref name="model"/> with its training record to <paramref name="path"/>: written to a temporary file
-    /// next to it, completed, then moved over <paramref name="path"/>, so a failed save never leaves a half-written model.
+    /// Saves <paramref name="model"/> with its training record to <paramref name="path"/> through
+    /// <c>mlContext.Model.SaveAtomically</c>: the complete zip (model and record) goes to a temporary file next to it, is
+    /// flushed to disk and renamed over <paramref name="path"/>, so a failed save (a full disk, an exception) leaves the
+    /// previous model untouched.
     /// </summary>
     /// <param name="ml">The context.</param>
     /// <param name="model">The model.</param>
@@ -129,27 +131,20 @@ public sealed class ModelStore(ILogger<ModelStore> log)
     public void Save(MLContext ml, ITransformer model, DataViewSchema schema, string path, TrainingRecord training)
     {
         string full = Path.GetFullPath(path);
-        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        string temp = full + ".tmp-" + Guid.NewGuid().ToString("N")[..8];
-        try
+        ml.Model.SaveAtomically(model, schema, full, new Dictionary<string, byte[]>
         {
-            ml.Model.Save(model, schema, temp);
-            using (var zip = ZipFile.Open(temp, ZipArchiveMode.Update))
-            using (var entry = zip.CreateEntry(TrainingEntry).Open())
-                JsonSerializer.Serialize(entry, training, Json);
-            File.Move(temp, full, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(temp)) File.Delete(temp);
-        }
+            [TrainingEntry] = JsonSerializer.SerializeToUtf8Bytes(training, Json),
+        });
         log.LogInformation("Saved {Model} ({Training})", full, training.Describe());
     }
 
-    /// <summary>Loads a model zip written by <see cref="Save"/> (or any NoisySeg model zip).</summary>
+    /// <summary>
+    /// Loads a model zip written by <see cref="Save"/> (or any NoisySeg model zip) through <c>mlContext.Model.LoadNoisySeg</c>,
+    /// which checks every entry's CRC-32 and every NoisySeg state's SHA-256 before anything runs.
+    /// </summary>
     /// <param name="path">The .zip.</param>
     /// <exception cref="FileNotFoundException">No such file.</exception>
-    /// <exception cref="InvalidDataException">The file is not a readable NoisySeg model (corrupt, truncated, tampered or another kind of zip).</exception>
+    /// <exception cref="InvalidDataException">The file is not a readable NoisySeg model (corrupt, truncated, tampered or another kind of zip); the message starts with --model and the path.</exception>
     public LoadedModel Load(string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"--model: file '{path}' does not exist.", path);
@@ -159,22 +154,22 @@ public sealed class ModelStore(ILogger<ModelStore> log)
         SegmentationTransformer segmentation;
         try
         {
-            using (var zip = ZipFile.OpenRead(path))
-            {
-                var entry = zip.GetEntry(TrainingEntry);
-                if (entry is null) training = null;
-                else
-                {
-                    using var stream = entry.Open();
-                    training = JsonSerializer.Deserialize<TrainingRecord>(stream, Json);
-                }
-            }
-            model = ml.Model.Load(path, out _);
+            model = ml.Model.LoadNoisySeg(path, out _);
             segmentation = SegmentationTransformer.From(model);
+            using var zip = ZipFile.OpenRead(path);
+            var entry = zip.GetEntry(TrainingEntry);
+            if (entry is null) training = null;
+            else
+            {
+                using var stream = entry.Open();
+                training = JsonSerializer.Deserialize<TrainingRecord>(stream, Json);
+            }
         }
-        catch (Exception e) when (e is not (OperationCanceledException or OutOfMemoryException or FileNotFoundException))
+        catch (Exception e) when (e is not (OperationCanceledException or OutOfMemoryException or FileNotFoundException or UnauthorizedAccessException))
         {
-            throw new InvalidDataException($"--model: '{path}' is not a readable NoisySeg model zip: {OneLine(e.Message)}", e);
+            // LoadNoisySeg's messages start with the path; say it once.
+            string message = e.Message.StartsWith(path + ": ", StringComparison.Ordinal) ? e.Message[(path.Length + 2)..] : e.Message;
+            throw new InvalidDataException($"--model: '{path}' is not a readable NoisySeg model zip: {OneLine(message)}", e);
         }
         var input = segmentation.Input;
         if (training is null)

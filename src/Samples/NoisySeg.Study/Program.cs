@@ -48,7 +48,7 @@ using var cts = CancellationTokenSource.CreateLinkedTokenSource(lifetime.Applica
 int code;
 try
 {
-    code = await Task.Run(() => verb.Execute(new VerbContext(settings, log, host.Services, cts.Token)));
+    code = await Task.Run(() => RunUnwrapped(() => verb.Execute(new VerbContext(settings, log, host.Services, cts.Token))));
 }
 catch (OperationCanceledException)
 {
@@ -76,3 +76,26 @@ catch (Exception e)
 lifetime.StopApplication();
 await host.StopAsync();
 return code;
+
+// ML.NET computes rows on worker threads and rethrows their errors wrapped in an InvalidOperationException that says only
+// "worker encountered exception"; the library unwraps them where it reads data itself, and this catches the rest, so a
+// known failure (a bad mask, a damaged model state) maps to its exit code and one line, not to exit 1.
+static int RunUnwrapped(Func<int> run)
+{
+    try
+    {
+        return run();
+    }
+    catch (InvalidOperationException e) when (IsMLNetWorkerWrapper(e))
+    {
+        Exception inner = e;
+        while (IsMLNetWorkerWrapper(inner)) inner = inner.InnerException!;
+        System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(inner).Throw();
+        throw; // not reached
+    }
+}
+
+static bool IsMLNetWorkerWrapper(Exception e)
+    => e.GetType() == typeof(InvalidOperationException) && e.InnerException is not null
+       && (e.Message.StartsWith("Splitter/consolidator worker encountered exception", StringComparison.Ordinal)
+           || e.Message.StartsWith("Event we were waiting on was subject to an exception", StringComparison.Ordinal));

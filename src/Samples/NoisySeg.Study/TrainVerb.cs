@@ -61,6 +61,9 @@ public sealed class TrainVerb : Verb
             _ => throw new ArgumentException($"--decoding must be labelfree or fixed; got '{s.Decoding}'.", "Decoding"),
         };
         var known = noise.ExpectedTransitionMatrix(classes); // as is: NoiseAwareDecoding.Plan judges its conditioning
+        if (known is { } q && q.ClassCount != classes)
+            throw new ArgumentException($"--noise {noise} corrupts {q.ClassCount} classes ({q.ClassCount}x{q.ClassCount} noise transition matrix), but the masks have {classes} " +
+                "(--classes, --mask-encoding): give the noise one row and one column per class, or a kind that takes any class count.", "--noise");
         var progress = new Progress<TrainingProgress>(p => { if (p.Step % 25 == 0 || p.Step == p.TotalSteps) log.LogInformation("step {Step}/{Total} loss {Loss:0.0000}", p.Step, p.TotalSteps, p.Loss); });
         var crop = AppSettings.ParseCrop(s.Crop);
         var trainer = ml.Segmentation().Trainers.UNet(profile.TrainerOptions(noise, s.Seed, c, classes, crop?.Height, crop?.Width) with

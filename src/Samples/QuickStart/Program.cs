@@ -20,8 +20,8 @@ var model = pipeline.Fit(train);
 var metrics = ml.Segmentation().EvaluateBinary(model.Transform(test));
 Console.WriteLine($"10% labels, label-free decoding: Dice {metrics.Dice:0.000}  IoU {metrics.IoU:0.000}  AUC {metrics.Auc:0.000}");
 
-ml.Model.Save(model, train.Schema, "isbi-sampled-0.1.zip");
-var loaded = new MLContext().RegisterNoisySeg().Model.Load("isbi-sampled-0.1.zip", out _);
+ml.Model.SaveAtomically(model, train.Schema, "isbi-sampled-0.1.zip"); // temp file + flush + rename: a failed save keeps the old zip
+var loaded = new MLContext().RegisterNoisySeg().Model.LoadNoisySeg("isbi-sampled-0.1.zip", out _); // damaged zip: InvalidDataException
 var again = ml.Segmentation().EvaluateBinary(loaded.Transform(test));
 Console.WriteLine($"reloaded model: Dice {again.Dice:0.000} (identical: {again.Dice == metrics.Dice})");
 

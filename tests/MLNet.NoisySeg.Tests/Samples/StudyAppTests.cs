@@ -247,6 +247,96 @@ public sealed class StudyAppTests
         foreach (var png in masks) Assert.AreEqual((45, 38), PngSize(png), png);
     }
 
+    /// <summary>
+    /// Issue 12: every known failure is exit 2 and one line (no stack trace) naming the file or option: a model zip whose
+    /// NoisySeg state was edited with a valid CRC (only its SHA-256 tells), a zip entry with a flipped byte (CRC-32), a
+    /// noise matrix smaller than the masks' classes, a --model that is a folder (the save fails; nothing is written).
+    /// The previous model survives a failed save.
+    /// </summary>
+    [TestMethod]
+    public void KnownFailures_ExitWith2_WithOneLine_NamingTheFileOrOption_AndAFailedSaveKeepsThePreviousModel()
+    {
+        using var temp = TestPaths.NewTemp();
+        string model = Path.Combine(temp.Path, "model.zip");
+        var (code, output) = RunApp([.. $"train --data {Data.Value}/train --steps 2 --depth 2 --base-width 4 --model {model}".Split(' ')]);
+        Assert.AreEqual(0, code, output);
+        var good = File.ReadAllBytes(model);
+        Assert.IsFalse(Directory.GetFiles(temp.Path).Any(f => f.EndsWith(".tmp", StringComparison.Ordinal)), "no temporary file left");
+        string state = SmallPipeline.Entries(good).Keys.Single(k => k.EndsWith("/DefaultMap.idv", StringComparison.Ordinal));
+
+        void AssertOneLine(string text)
+        {
+            Assert.IsFalse(text.Contains("   at ", StringComparison.Ordinal), "no stack trace: " + text);
+            Assert.IsFalse(text.Contains("Splitter/consolidator", StringComparison.Ordinal), "not ML.NET's wrapper: " + text);
+        }
+
+        // The state edited and its CRC recomputed: the SHA-256 check refuses it at load.
+        string tampered = Path.Combine(temp.Path, "tampered.zip");
+        File.WriteAllBytes(tampered, SmallPipeline.WithEntry(good, n => n == state, c =>
+        {
+            c[c.Length / 2] ^= 0x01;
+            return c;
+        }));
+        // A flipped byte inside an entry's stored data, CRC left as it was.
+        string flipped = Path.Combine(temp.Path, "flipped.zip");
+        File.WriteAllBytes(flipped, FlipInEntryData(good, state));
+        foreach (var (bad, expected) in new[] { (tampered, "failed its SHA-256 check"), (flipped, $"zip entry '{state}' is damaged") })
+            foreach (var verb in new[] { "evaluate --data " + Path.Combine(Data.Value, "test"), "predict --images " + Path.Combine(Data.Value, "test") + " --out " + Path.Combine(temp.Path, "pred") })
+            {
+                (code, output) = RunApp([.. $"{verb} --model {bad}".Split(' ')]);
+                Assert.AreEqual(2, code, output);
+                StringAssert.Contains(output, $"--model: '{bad}' is not a readable NoisySeg model zip: ");
+                StringAssert.Contains(output, expected);
+                AssertOneLine(output);
+            }
+
+        // A 2x2 noise matrix on masks of 3 classes: refused before training, naming the image, the column, the pixel and the noise.
+        string three = Path.Combine(temp.Path, "three");
+        var rng = new Random(3);
+        SyntheticDataSets.WriteSplit(Enumerable.Range(0, 2).Select(i => new MLNet.NoisySeg.Data.SegmentationItem($"m{i}",
+            Enumerable.Range(0, 256).Select(_ => (float)rng.NextDouble()).ToArray(), 1, 16, 16,
+            Enumerable.Range(0, 256).Select(p => (byte)(p % 3)).ToArray())), three, binary: false);
+        (code, output) = RunApp("train", "--data", three, "--mask-encoding", "classindex", "--classes", "3", "--noise", "ntm([[0.9,0.1],[0.2,0.8]])",
+            "--steps", "2", "--depth", "2", "--base-width", "4", "--model", Path.Combine(temp.Path, "never.zip"));
+        Assert.AreEqual(2, code, output);
+        StringAssert.Contains(output, "--noise");
+        StringAssert.Contains(output, "2x2");
+        AssertOneLine(output);
+        Assert.IsFalse(File.Exists(Path.Combine(temp.Path, "never.zip")));
+
+        // --model names a folder: the save fails after training, with one line naming it; nothing else is touched.
+        string folder = Path.Combine(temp.Path, "a-folder.zip");
+        Directory.CreateDirectory(folder);
+        (code, output) = RunApp([.. $"train --data {Data.Value}/train --steps 2 --depth 2 --base-width 4 --model {folder}".Split(' ')]);
+        Assert.AreEqual(2, code, output);
+        StringAssert.Contains(output, folder);
+        AssertOneLine(output);
+        Assert.IsTrue(Directory.Exists(folder));
+        CollectionAssert.AreEqual(good, File.ReadAllBytes(model), "the earlier model is untouched");
+        Assert.IsFalse(Directory.GetFiles(temp.Path).Any(f => f.EndsWith(".tmp", StringComparison.Ordinal)), "no temporary file left: " + string.Join(", ", Directory.GetFiles(temp.Path)));
+        (code, output) = RunApp("evaluate", "--model", model, "--data", Path.Combine(Data.Value, "test"));
+        Assert.AreEqual(0, code, output);
+    }
+
+    /// <summary>The zip with one bit flipped in the middle of <paramref name="entry"/>'s stored (compressed) data, its CRC-32 left as it was.</summary>
+    private static byte[] FlipInEntryData(byte[] zip, string entry)
+    {
+        var bytes = (byte[])zip.Clone();
+        var name = System.Text.Encoding.UTF8.GetBytes(entry);
+        for (int at = 0; at + 30 < bytes.Length; at++)
+        {
+            if (BinaryPrimitives.ReadUInt32LittleEndian(bytes.AsSpan(at)) != 0x04034b50) continue; // local file header
+            int nameLength = BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(at + 26));
+            int extraLength = BinaryPrimitives.ReadUInt16LittleEndian(bytes.AsSpan(at + 28));
+            if (!bytes.AsSpan(at + 30, nameLength).SequenceEqual(name)) continue;
+            int compressed = BinaryPrimitives.ReadInt32LittleEndian(bytes.AsSpan(at + 18));
+            Assert.IsTrue(compressed > 0, "sizes in the local header (no data descriptor)");
+            bytes[at + 30 + nameLength + extraLength + compressed / 2] ^= 0x10;
+            return bytes;
+        }
+        throw new AssertFailedException($"entry '{entry}' not found");
+    }
+
     private static (int Width, int Height) PngSize(string path)
     {
         var header = File.ReadAllBytes(path).AsSpan(16, 8);

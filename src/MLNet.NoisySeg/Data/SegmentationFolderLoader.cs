@@ -10,7 +10,7 @@ namespace MLNet.NoisySeg.Data;
 /// Every file's header is validated by managed code (format, size against
 /// <see cref="SegmentationFolderOptions.MaxImagePixels"/>, PNG data plausibility) before any pixel buffer is
 /// allocated or a native decoder runs; images decode at 8-bit precision, PNG masks at their stored bit depth.
-/// Bad input of any kind surfaces as a <see cref="SegmentationDataException"/> naming the file (see docs/robustness.md).
+/// Bad input of any kind surfaces as a <see cref="SegmentationDataException"/> naming the file.
 /// </summary>
 public static class SegmentationFolderLoader
 {

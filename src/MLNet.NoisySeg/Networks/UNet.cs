@@ -71,7 +71,7 @@ public sealed record UNetOptions
 }
 
 /// <summary>
-/// The U-Net of the reference (<c>torch_unet_step.py</c>): Depth+1 encoder levels of double 3x3 convolution
+/// The U-Net of the reference PyTorch step the benchmarks compare against: Depth+1 encoder levels of double 3x3 convolution
 /// (+ batch norm) + ReLU, 2x2 max-pool down, transposed-conv (or bilinear) up, concatenated skips, 1x1 head.
 /// Parameter names match the reference's PyTorch module (<c>downs.i.*</c>, <c>ups.i.*</c>, <c>decs.i.*</c>, <c>head.*</c>).
 /// </summary>

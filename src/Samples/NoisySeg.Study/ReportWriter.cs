@@ -37,7 +37,7 @@ public static class ReportWriter
         if (elapsed is { } e) md.Append(CultureInfo.InvariantCulture, $"; wall time of this run {e.TotalSeconds:0} s");
         md.Append(".\n\nRaw results: [results.csv](results.csv), [results.jsonl](results.jsonl). Decodings of ONE trained model per condition: ")
           .Append("**paper protocol** = best of 50 thresholds (and the inverted map) on a clean validation split carved from train (multi-class: the better of argmax and label-free on it); ")
-          .Append("**label-free** = levels estimated from the model's own outputs on its noisy training images (known simulated NTM used for orientation / inverse-NTM when invertible); ")
+          .Append("**label-free** = `NoiseAwareDecoding.Plan` on the model's own outputs on its noisy training images, with the simulated NTM as the known Q (binary: threshold between the output levels, or at the foreground share Q implies when they do not separate; multi-class: argmax when Q preserves it, else the inverse-NTM correction; rank-deficient Q: fixed); ")
           .Append("**fixed** = 0.5 threshold / argmax. Structure corr. = Pearson correlation of corrupted vs clean density maps (box, h = ")
           .Append(options?.DensityBandwidth.ToString(CultureInfo.InvariantCulture) ?? "5").Append("), averaged over training images.\n\n");
         md.Append("## Results\n\n").Append(table).Append('\n');
@@ -67,6 +67,8 @@ public static class ReportWriter
                 files.Add(("Per-class IoU", $"plots/{ds}-per-class-iou.png"));
             if (Budget(d, $"{ds}: label-free {metric} vs training steps", metric, Path.Combine(plots, $"{ds}-budget.png")))
                 files.Add(("Budget curves (CL, RCL)", $"plots/{ds}-budget.png"));
+            if (BudgetGap(d, $"{ds}: label-free − paper protocol ({metric}) vs training steps", metric, Path.Combine(plots, $"{ds}-budget-gap.png")))
+                files.Add(("Gap to the paper protocol over training steps", $"plots/{ds}-budget-gap.png"));
             foreach (var (title, file) in files)
                 md.Append(CultureInfo.InvariantCulture, $"**{title}**\n\n![{title}]({file})\n\n");
             var panels = d.Where(r => !string.IsNullOrEmpty(r.Panel)).GroupBy(r => r.Condition).Select(g => g.First()).ToList();
@@ -218,15 +220,39 @@ public static class ReportWriter
         return true;
     }
 
+    private static bool BudgetGap(List<StudyResult> d, string title, string yLabel, string path)
+    {
+        var curves = StudySummary.BudgetGaps(d);
+        if (curves.Count == 0) return false;
+        var plt = new Plot();
+        var palette = new ScottPlot.Palettes.Category10();
+        double lo = -0.05, hi = 0.05;
+        for (int i = 0; i < curves.Count; i++)
+        {
+            var pts = curves[i].Points.Where(p => double.IsFinite(p.Gap.Mean)).ToList();
+            if (pts.Count == 0) continue;
+            var sc = plt.Add.Scatter(pts.Select(p => (double)p.Step).ToArray(), pts.Select(p => p.Gap.Mean).ToArray(), palette.GetColor(i));
+            sc.LegendText = StudySummary.DisplayName(curves[i].Condition);
+            lo = Math.Min(lo, pts.Min(p => p.Gap.Mean));
+            hi = Math.Max(hi, pts.Max(p => p.Gap.Mean));
+        }
+        var bar = plt.Add.HorizontalLine(-StudySummary.DefaultGapTolerance, 1, Colors.Gray);
+        bar.LinePattern = LinePattern.Dashed;
+        plt.Add.HorizontalLine(0, 1, Colors.Black);
+        Finish(plt, title, "training steps", yLabel + " difference (dashed: -" + StudySummary.DefaultGapTolerance.ToString(CultureInfo.InvariantCulture) + ")", path, yLimits: (lo - 0.02, hi + 0.02));
+        return true;
+    }
+
     private static double Zero(double v) => double.IsFinite(v) ? v : 0;
 
-    /// <summary>Title, axis labels, the score range [0, 1] and the legend, outside the data on the right (it never hides a point).</summary>
-    private static void Finish(Plot plt, string title, string x, string y, string path, int width = 900, int height = 460)
+    /// <summary>Title, axis labels, the y range (default [0, 1.05]) and the legend, outside the data on the right (it never hides a point).</summary>
+    private static void Finish(Plot plt, string title, string x, string y, string path, int width = 900, int height = 460,
+        (double Low, double High)? yLimits = null)
     {
         plt.Title(title);
         if (x.Length > 0) plt.XLabel(x);
         plt.YLabel(y);
-        plt.Axes.SetLimitsY(0, 1.05);
+        plt.Axes.SetLimitsY(yLimits?.Low ?? 0, yLimits?.High ?? 1.05);
         plt.ShowLegend(Edge.Right);
         StudyResultStore.WriteAtomically(path, plt.GetImage(width, height).GetImageBytes(ImageFormat.Png, 100));
     }

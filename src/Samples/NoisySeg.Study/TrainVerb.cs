@@ -60,7 +60,7 @@ public sealed class TrainVerb : Verb
             "fixed" => SegmentationDecoding.Fixed,
             _ => throw new ArgumentException($"--decoding must be labelfree or fixed; got '{s.Decoding}'.", "Decoding"),
         };
-        var known = noise.ExpectedTransitionMatrix(classes) is { } q && Math.Abs(q.Determinant()) > 1e-9 ? q : null;
+        var known = noise.ExpectedTransitionMatrix(classes); // as is: NoiseAwareDecoding.Plan judges its conditioning
         var progress = new Progress<TrainingProgress>(p => { if (p.Step % 25 == 0 || p.Step == p.TotalSteps) log.LogInformation("step {Step}/{Total} loss {Loss:0.0000}", p.Step, p.TotalSteps, p.Loss); });
         var crop = AppSettings.ParseCrop(s.Crop);
         var trainer = ml.Segmentation().Trainers.UNet(profile.TrainerOptions(noise, s.Seed, c, classes, crop?.Height, crop?.Width) with

@@ -63,6 +63,16 @@ internal static class StatefulMapping
     }
 
     /// <summary>
+    /// The saved form of a training-only step (<see cref="ChainBackedTransformer"/>): the state key and the state map, whose
+    /// columns are dropped again. It reads no input column and adds none, so a loaded pipeline never asks for the step's
+    /// input (e.g. a clean mask at scoring time), while the zip still records the step's settings.
+    /// </summary>
+    public static IEstimator<ITransformer> StateOnly(TransformsCatalog catalog, byte[] state)
+        => catalog.CustomMapping(StateKeyFactory.Mapping, StateKeyFactory.ContractName)
+            .Append(catalog.Conversion.MapValue(StateColumn, new[] { new KeyValuePair<string, byte[]>(Key, state) }, KeyColumn))
+            .Append(catalog.DropColumns(KeyColumn, StateColumn));
+
+    /// <summary>
     /// The state bytes of a chain built by <see cref="Build{TSrc, TDst}"/> and loaded back from a zip (its first two
     /// transformers are the state key and the state map), or null when the two transformers are something else.
     /// </summary>
@@ -124,6 +134,8 @@ internal sealed class StateKeyFactory : CustomMappingFactory<StateKeyInput, Stat
 public abstract class ChainBackedTransformer : ITransformer
 {
     private readonly ITransformer _inner;
+    private readonly ITransformer? _scoring;
+    private readonly string? _trainingInput;
 
     /// <summary>Wraps a fitted chain.</summary>
     /// <param name="inner">The fitted public-API chain.</param>
@@ -132,20 +144,55 @@ public abstract class ChainBackedTransformer : ITransformer
         _inner = inner ?? throw new ArgumentNullException(nameof(inner));
     }
 
+    /// <summary>
+    /// Wraps the fitted chain of a training-only step, like a trainer's label: it runs <paramref name="inner"/> when the
+    /// input has <paramref name="trainingInput"/> and passes the data through unchanged when it has not (scoring), and it
+    /// saves <paramref name="scoring"/> (<see cref="StatefulMapping.StateOnly"/>), which reads no column, so a loaded
+    /// pipeline never asks for that input.
+    /// </summary>
+    /// <param name="inner">The fitted public-API chain.</param>
+    /// <param name="scoring">The fitted pass-through chain: what is saved, and what runs without <paramref name="trainingInput"/>;
+    /// null when the step is not training-only (then <paramref name="inner"/> is saved and always runs).</param>
+    /// <param name="trainingInput">The input column only training data has (e.g. the clean mask).</param>
+    private protected ChainBackedTransformer(ITransformer inner, ITransformer? scoring, string trainingInput) : this(inner)
+    {
+        _scoring = scoring; // null: not training-only, the chain itself is saved and always runs
+        _trainingInput = trainingInput ?? throw new ArgumentNullException(nameof(trainingInput));
+    }
+
+    /// <summary>True when this step only runs on training data (its saved form passes data through).</summary>
+    public bool IsTrainingOnly => _scoring is not null;
+
+    /// <summary>The chain that runs on data of this schema.</summary>
+    private protected virtual ITransformer ChainFor(DataViewSchema inputSchema)
+        => _scoring is not null && inputSchema.GetColumnOrNull(_trainingInput!) is null ? _scoring : _inner;
+
     /// <inheritdoc />
     public bool IsRowToRowMapper => _inner.IsRowToRowMapper;
 
     /// <inheritdoc />
-    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema) => _inner.GetOutputSchema(inputSchema);
+    public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        return ChainFor(inputSchema).GetOutputSchema(inputSchema);
+    }
 
     /// <inheritdoc />
-    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema) => _inner.GetRowToRowMapper(inputSchema);
+    public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema)
+    {
+        ArgumentNullException.ThrowIfNull(inputSchema);
+        return ChainFor(inputSchema).GetRowToRowMapper(inputSchema);
+    }
 
     /// <inheritdoc />
-    public virtual IDataView Transform(IDataView input) => _inner.Transform(input);
+    public virtual IDataView Transform(IDataView input)
+    {
+        ArgumentNullException.ThrowIfNull(input);
+        return ChainFor(input.Schema).Transform(input);
+    }
 
     /// <inheritdoc />
-    void ICanSaveModel.Save(ModelSaveContext ctx) => ((ICanSaveModel)_inner).Save(ctx);
+    void ICanSaveModel.Save(ModelSaveContext ctx) => ((ICanSaveModel)(_scoring ?? _inner)).Save(ctx);
 }
 
 /// <summary>

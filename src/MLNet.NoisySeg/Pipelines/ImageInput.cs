@@ -61,6 +61,14 @@ internal sealed record ImageInputState(ImageSource Source, bool Interleaved, int
     [JsonIgnore]
     public bool IsIdentity => Source == ImageSource.FloatVector && !Interleaved && InChannels == Channels && ResizeHeight is null && Scaling == ImageScaling.None;
 
+    /// <summary>
+    /// The state as the mapping of an MLImage column sees its rows: ML.NET's ExtractPixels output, planar RGB <c>[3, H, W]</c>
+    /// with values 0-255 (see <see cref="StateMappingFactory{TSelf, TSrc, TDst, TState}.PlanFromImages"/>); other sources unchanged.
+    /// </summary>
+    public ImageInputState AsExtractedPixels() => Source == ImageSource.MLImage
+        ? this with { Source = ImageSource.FloatVector, Interleaved = false, InChannels = 3 }
+        : this;
+
     /// <summary>The planar image of one float-vector row.</summary>
     public float[] FromVector(ReadOnlySpan<float> values, string row) => Finish(Planar(values, row), InHeight, InWidth, row);
 
@@ -184,6 +192,10 @@ internal static class ImageColumns
                 return new ImageInputState(ImageSource.FilePath, false, 0, 0, 0, channels, resizeHeight, resizeWidth, scaling, folder, maxPixels,
                     resizeHeight ?? 0, resizeWidth ?? 0);
             case ImageDataViewType img:
+                if (img.Height <= 0 || img.Width <= 0)
+                    throw new ArgumentException($"The {role} '{column.Name}' holds MLImages of unknown size (LoadImages without ResizeImages); NoisySeg " +
+                        "reads MLImage columns of one known size. Put mlContext.Transforms.ResizeImages after LoadImages, or read the files with " +
+                        "mlContext.Transforms.LoadSegmentationImage (images) / ConvertMaskToClassIndices (masks), which take file paths." + hint, "input");
                 return new ImageInputState(ImageSource.MLImage, false, 0, img.Height, img.Width, channels, resizeHeight, resizeWidth, scaling, null, maxPixels,
                     resizeHeight ?? img.Height, resizeWidth ?? img.Width);
             case VectorDataViewType v when v.ItemType == NumberDataViewType.Single || v.ItemType == NumberDataViewType.Byte:

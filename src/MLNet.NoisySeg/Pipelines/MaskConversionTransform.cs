@@ -326,13 +326,13 @@ internal static class MaskConversionFactories
 
     public static MappingPlan Plan(MaskConversionState state, string input, string output, out byte[] blob)
     {
-        blob = StateBlob.Create(JsonSerializer.SerializeToUtf8Bytes(state, SegmentationImageFactories.Json));
+        blob = StateBlob.Create(JsonSerializer.SerializeToUtf8Bytes(state with { Image = state.Image.AsExtractedPixels() }, SegmentationImageFactories.Json));
         IReadOnlyList<(string, string)> inputs = [(input, InputColumn)];
         IReadOnlyList<(string, string, DataViewType?)> outputs = [(OutputColumn, output, SchemaChecks.MaskType(state.Height, state.Width))];
         return state.Image.Source switch
         {
             ImageSource.FilePath => FromPathFactory.Plan(blob, inputs, outputs),
-            ImageSource.MLImage => FromMLImageFactory.Plan(blob, inputs, outputs),
+            ImageSource.MLImage => FromFloatsFactory.PlanFromImages(blob, inputs, outputs),
             ImageSource.ByteVector => FromBytesFactory.Plan(blob, inputs, outputs),
             _ => FromFloatsFactory.Plan(blob, inputs, outputs),
         };
@@ -357,21 +357,6 @@ internal static class MaskConversionFactories
         internal sealed class Input : IStateRow
         {
             [ColumnName(InputColumn)] public string Path { get; set; } = "";
-            [ColumnName(StatefulMapping.StateColumn), VectorType] public byte[] State { get; set; } = [];
-        }
-    }
-
-    [CustomMappingFactoryAttribute(ContractName)]
-    internal sealed class FromMLImageFactory : StateMappingFactory<FromMLImageFactory, FromMLImageFactory.Input, Output, MaskConversionState>
-    {
-        public const string ContractName = "NoisySeg.Mask.MLImage.v1";
-        protected override string Contract => ContractName;
-        protected override MaskConversionState Decode(byte[] payload) => MaskConversionFactories.Decode(payload);
-        protected override void Map(Input input, Output output, MaskConversionState state) => output.Mask = state.FromImage(input.Image, "mask");
-
-        internal sealed class Input : IStateRow
-        {
-            [ColumnName(InputColumn)] public MLImage? Image { get; set; }
             [ColumnName(StatefulMapping.StateColumn), VectorType] public byte[] State { get; set; } = [];
         }
     }

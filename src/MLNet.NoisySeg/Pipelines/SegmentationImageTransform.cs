@@ -206,14 +206,14 @@ internal static class SegmentationImageFactories
 
     public static MappingPlan Plan(ImageInputState state, string input, string output)
     {
-        var blob = StateBlob.Create(JsonSerializer.SerializeToUtf8Bytes(state, Json));
+        var blob = StateBlob.Create(JsonSerializer.SerializeToUtf8Bytes(state.AsExtractedPixels(), Json));
         IReadOnlyList<(string, string)> inputs = [(input, InputColumn)];
         IReadOnlyList<(string, string, DataViewType?)> outputs =
             [(OutputColumn, output, SchemaChecks.ShapedType(NumberDataViewType.Single, state.Channels, state.Height, state.Width))];
         return state.Source switch
         {
             ImageSource.FilePath => FromPathFactory.Plan(blob, inputs, outputs),
-            ImageSource.MLImage => FromMLImageFactory.Plan(blob, inputs, outputs),
+            ImageSource.MLImage => FromFloatsFactory.PlanFromImages(blob, inputs, outputs),
             ImageSource.ByteVector => FromBytesFactory.Plan(blob, inputs, outputs),
             _ => FromFloatsFactory.Plan(blob, inputs, outputs),
         };
@@ -238,21 +238,6 @@ internal static class SegmentationImageFactories
         internal sealed class Input : IStateRow
         {
             [ColumnName(InputColumn)] public string Path { get; set; } = "";
-            [ColumnName(StatefulMapping.StateColumn), VectorType] public byte[] State { get; set; } = [];
-        }
-    }
-
-    [CustomMappingFactoryAttribute(ContractName)]
-    internal sealed class FromMLImageFactory : StateMappingFactory<FromMLImageFactory, FromMLImageFactory.Input, Output, ImageInputState>
-    {
-        public const string ContractName = "NoisySeg.Image.MLImage.v1";
-        protected override string Contract => ContractName;
-        protected override ImageInputState Decode(byte[] payload) => SegmentationImageFactories.Decode(payload);
-        protected override void Map(Input input, Output output, ImageInputState state) => output.Image = state.FromImage(input.Image, "image");
-
-        internal sealed class Input : IStateRow
-        {
-            [ColumnName(InputColumn)] public MLImage? Image { get; set; }
             [ColumnName(StatefulMapping.StateColumn), VectorType] public byte[] State { get; set; } = [];
         }
     }

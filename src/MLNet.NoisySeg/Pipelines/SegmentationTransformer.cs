@@ -192,7 +192,7 @@ public sealed class SegmentationTransformer : ChainBackedTransformer, IDisposabl
             (SegmentationFactory.MaskColumn, columns.PredictedMask, SchemaChecks.MaskType(state.Height, state.Width)),
         ];
         return state.Input?.Source == ImageSource.MLImage
-            ? new MappingPlan<SegmentationFactory.ImageInput, SegmentationFactory.Output>(blob, inputs, SegmentationFactory.ImageMapping, SegmentationFactory.ImageContractName, outputs)
+            ? SegmentationFactory.PlanFromImages(blob, inputs, outputs) // the MLImage column reaches the mapping as ExtractPixels' [3, H, W]
             : SegmentationFactory.Plan(blob, inputs, outputs);
     }
 }
@@ -292,28 +292,9 @@ internal sealed class SegmentationFactory : StateMappingFactory<SegmentationFact
     protected override void Map(Input input, Output output, Loaded model)
     {
         var s = model.State;
-        var image = s.Input is { IsIdentity: false } conversion ? conversion.FromVector(input.Image, "image") : input.Image;
+        var image = s.Input is { IsIdentity: false } conversion ? conversion.AsExtractedPixels().FromVector(input.Image, "image") : input.Image;
         SchemaChecks.RequireFittedSize(image.Length, s.Channels, s.Height, s.Width, "Image", "segmentation model");
         (output.Probability, output.Mask) = model.Predict(image, s.Channels, s.Height, s.Width);
-    }
-
-    /// <summary>Contract of the mapping that reads an MLImage column (the trainer's image column was MLImage).</summary>
-    public const string ImageContractName = "NoisySeg.UNetSegmentation.MLImage.v1";
-
-    /// <summary>The MLImage mapping: converts the image as the state says, then predicts; shares this factory's decoded models.</summary>
-    public static readonly Action<ImageInput, Output> ImageMapping = (i, o) =>
-    {
-        var model = Get(i.State);
-        var s = model.State;
-        var image = (s.Input ?? throw new InvalidDataException("The segmentation state of an MLImage model has no image conversion.")).FromImage(i.Image, "image");
-        (o.Probability, o.Mask) = model.Predict(image, s.Channels, s.Height, s.Width);
-    };
-
-    /// <summary>Input row of the MLImage mapping.</summary>
-    internal sealed class ImageInput : IStateRow
-    {
-        [ColumnName(ImageColumn)] public Microsoft.ML.Data.MLImage? Image { get; set; }
-        [ColumnName(StatefulMapping.StateColumn), VectorType] public byte[] State { get; set; } = [];
     }
 
     internal sealed class Input : IStateRow
@@ -327,14 +308,6 @@ internal sealed class SegmentationFactory : StateMappingFactory<SegmentationFact
         [ColumnName(ProbabilityColumn), VectorType] public float[] Probability { get; set; } = [];
         [ColumnName(MaskColumn), VectorType] public byte[] Mask { get; set; } = [];
     }
-}
-
-/// <summary>The MLImage variant of <see cref="SegmentationFactory"/>, found again at load by its contract name.</summary>
-[CustomMappingFactoryAttribute(SegmentationFactory.ImageContractName)]
-internal sealed class SegmentationImageFactory : CustomMappingFactory<SegmentationFactory.ImageInput, SegmentationFactory.Output>
-{
-    /// <inheritdoc />
-    public override Action<SegmentationFactory.ImageInput, SegmentationFactory.Output> GetMapping() => SegmentationFactory.ImageMapping;
 }
 
 /// <summary>An empty data view with a given schema: what the trivial estimators of a chain are fitted on when only the schema matters.</summary>

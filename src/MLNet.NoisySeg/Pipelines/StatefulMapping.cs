@@ -35,9 +35,10 @@ internal static class StatefulMapping
     /// <param name="mapping">The compute action (the same instance the factory returns).</param>
     /// <param name="contractName">The compute factory's contract name.</param>
     /// <param name="outputs">Internal output column -> user output column, with its shaped type for the live pipeline.</param>
+    /// <param name="extractPixels">The inputs are MLImage columns: each reaches its internal column as ExtractPixels output (planar RGB floats).</param>
     public static IEstimator<ITransformer> Build<TSrc, TDst>(TransformsCatalog catalog, byte[] state,
         IReadOnlyList<(string User, string Internal)> inputs, Action<TSrc, TDst> mapping, string contractName,
-        IReadOnlyList<(string Internal, string User, DataViewType? Type)> outputs)
+        IReadOnlyList<(string Internal, string User, DataViewType? Type)> outputs, bool extractPixels = false)
         where TSrc : class, new()
         where TDst : class, new()
     {
@@ -45,7 +46,11 @@ internal static class StatefulMapping
         chain = chain.Append(catalog.Conversion.MapValue(StateColumn,
             new[] { new KeyValuePair<string, byte[]>(Key, state) }, KeyColumn));
         foreach (var (user, intern) in inputs)
-            chain = chain.Append(catalog.CopyColumns(intern, user));
+            chain = extractPixels
+                // An MLImage column reaches the mapping as ML.NET's own planar RGB pixels [3, H, W] (values 0-255): a CustomMapping
+                // cannot take MLImage members (their type depends on the image size), and ExtractPixels is saved and loaded as usual.
+                ? chain.Append(catalog.ExtractPixels(intern, user, Microsoft.ML.Transforms.Image.ImagePixelExtractingEstimator.ColorBits.Rgb, interleavePixelColors: false, outputAsFloatArray: true))
+                : chain.Append(catalog.CopyColumns(intern, user));
         SchemaDefinition? outDef = null;
         if (outputs.Any(o => o.Type is not null))
         {
@@ -208,13 +213,13 @@ internal abstract class MappingPlan
 
 /// <summary>A <see cref="MappingPlan"/> of a mapping from <typeparamref name="TSrc"/> rows to <typeparamref name="TDst"/> rows.</summary>
 internal sealed class MappingPlan<TSrc, TDst>(byte[] state, IReadOnlyList<(string User, string Internal)> inputs, Action<TSrc, TDst> mapping,
-    string contractName, IReadOnlyList<(string Internal, string User, DataViewType? Type)> outputs) : MappingPlan
+    string contractName, IReadOnlyList<(string Internal, string User, DataViewType? Type)> outputs, bool extractPixels = false) : MappingPlan
     where TSrc : class, new()
     where TDst : class, new()
 {
     /// <inheritdoc />
     public override IEstimator<ITransformer> Build(TransformsCatalog catalog)
-        => StatefulMapping.Build(catalog, state, inputs, mapping, contractName, outputs);
+        => StatefulMapping.Build(catalog, state, inputs, mapping, contractName, outputs, extractPixels);
 }
 
 /// <summary>A mapping's input row: every one carries the transform's state bytes in <see cref="StatefulMapping.StateColumn"/>.</summary>
@@ -264,6 +269,15 @@ internal abstract class StateMappingFactory<TSelf, TSrc, TDst, TState> : CustomM
     public static MappingPlan<TSrc, TDst> Plan(byte[] state, IReadOnlyList<(string User, string Internal)> inputs,
         IReadOnlyList<(string Internal, string User, DataViewType? Type)> outputs)
         => new(state, inputs, Mapping, Instance.Contract, outputs);
+
+    /// <summary>
+    /// The plan of a mapping whose input columns hold <c>MLImage</c>s: each reaches the mapping's float input as ML.NET's
+    /// <c>ExtractPixels</c> output, planar RGB <c>[3, H, W]</c> with values 0-255 (the state must expect that layout,
+    /// <see cref="ImageInputState.AsExtractedPixels"/>).
+    /// </summary>
+    public static MappingPlan<TSrc, TDst> PlanFromImages(byte[] state, IReadOnlyList<(string User, string Internal)> inputs,
+        IReadOnlyList<(string Internal, string User, DataViewType? Type)> outputs)
+        => new(state, inputs, Mapping, Instance.Contract, outputs, extractPixels: true);
 
     /// <summary>The decoded state of <paramref name="blob"/> (decoded once per content).</summary>
     public static TState Get(byte[] blob) => Cache.Get(blob);

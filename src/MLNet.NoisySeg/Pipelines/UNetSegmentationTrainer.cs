@@ -318,11 +318,15 @@ public sealed class UNetSegmentationTrainer : NoisySegEstimator<SegmentationTran
                 return metrics;
             };
         }
-        var model = SegmentationTrainer.Train(samples, o.Trainer, o.Progress, o.CancellationToken, validate, maskProvider);
+        using var log = new TrainingLog(_mlContext, nameof(UNetSegmentationTrainer), o.LogEvery, o.Progress);
+        log.Info(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"training a U-Net on {samples.Count} images {c}x{h}x{w}, {o.ClassCount} classes, loss {o.Trainer.Loss}, labels '{o.LabelColumnName}'"));
+        var model = SegmentationTrainer.Train(samples, o.Trainer, log, o.CancellationToken, validate, maskProvider);
         try
         {
             var (rule, report) = ChooseDecoding(o, model, samples, validation, c, h, w);
             if (model.EarlyStoppingResult is { } outcome) report += "; " + outcome;
+            log.Info("decoding: " + report);
             return SegmentationTransformer.FitPlan(Columns(o), new SegmentationState([], rule.ToString(), o.ClassCount, c, h, w, report,
                 Input: conversion, Prediction: o.Prediction), model);
         }

@@ -8,6 +8,14 @@ public enum TileBlending
 
     /// <summary>A Gaussian centred on each tile (sigma = <see cref="SegmentationPredictionOptions.GaussianSigmaScale"/> x tile size): tile borders weigh least.</summary>
     Gaussian,
+
+    /// <summary>
+    /// No averaging: every pixel comes from the one tile whose centre region holds it (the regions meet halfway across each
+    /// overlap), the U-Net paper's overlap-tile strategy. When half the overlap is at least the network's receptive-field
+    /// radius (<see cref="Networks.UNetOptions.ReceptiveFieldRadius"/>), every pixel is computed from the same input
+    /// neighbourhood as in whole-image prediction, so the result equals it up to float rounding.
+    /// </summary>
+    Center,
 }
 
 /// <summary>Test-time augmentation: the network also sees transformed copies; the outputs, transformed back, are averaged.</summary>
@@ -74,7 +82,7 @@ public sealed record SegmentationPredictionOptions
         if (TileSize is < 1) throw new ArgumentOutOfRangeException(nameof(TileSize), TileSize, "TileSize must be null (whole images) or at least 1.");
         if (!double.IsFinite(TileOverlap) || TileOverlap < 0 || TileOverlap > 0.95)
             throw new ArgumentOutOfRangeException(nameof(TileOverlap), TileOverlap, "TileOverlap must be in [0, 0.95].");
-        if (!Enum.IsDefined(Blending)) throw new ArgumentOutOfRangeException(nameof(Blending), Blending, "Blending must be Constant or Gaussian.");
+        if (!Enum.IsDefined(Blending)) throw new ArgumentOutOfRangeException(nameof(Blending), Blending, "Blending must be Constant, Gaussian or Center.");
         if (!double.IsFinite(GaussianSigmaScale) || GaussianSigmaScale <= 0 || GaussianSigmaScale > 10)
             throw new ArgumentOutOfRangeException(nameof(GaussianSigmaScale), GaussianSigmaScale, "GaussianSigmaScale must be in (0, 10].");
         if (!Enum.IsDefined(TestTimeAugmentation))

@@ -65,7 +65,12 @@ internal static class TiledPrediction
         SegmentationPredictionOptions options, IReadOnlyList<Dihedral> transforms)
     {
         int k = model.OutputChannels, tile = grid.TileSize;
-        var weights = options.Blending == TileBlending.Gaussian ? TileWeights.Gaussian(tile, options.GaussianSigmaScale) : TileWeights.Constant(tile);
+        var shared = options.Blending switch
+        {
+            TileBlending.Gaussian => TileWeights.Gaussian(tile, options.GaussianSigmaScale),
+            TileBlending.Constant => TileWeights.Constant(tile),
+            _ => null, // Center: per tile
+        };
         var stitcher = new TileStitcher(grid, k);
         var network = model.Network;
         bool wasTraining = network.training;
@@ -96,7 +101,7 @@ internal static class TiledPrediction
                 }
                 float[] probs = sum!.div_(transforms.Count).cpu().contiguous().data<float>().ToArray();
                 for (int i = 0; i < n; i++)
-                    stitcher.Add(start + i, probs.AsSpan(i * tilePlane, tilePlane), weights);
+                    stitcher.Add(start + i, probs.AsSpan(i * tilePlane, tilePlane), shared ?? CenterWeights(grid, start + i));
             }
         }
         finally
@@ -106,6 +111,32 @@ internal static class TiledPrediction
         var stitched = stitcher.ToArray();
         if (grid.Height == h && grid.Width == w) return stitched;
         return Cropping.Crop(stitched, k, grid.Height, grid.Width, 0, 0, w, h);
+    }
+
+    /// <summary>
+    /// <see cref="TileBlending.Center"/> weights of one tile: 1 on the pixels whose nearest tile centre is this tile's (the
+    /// regions of neighbouring tiles meet halfway across their overlap; tiles at the image border keep the border), 0
+    /// elsewhere, so every pixel has exactly one tile.
+    /// </summary>
+    internal static float[] CenterWeights(TileGrid grid, int index)
+    {
+        int t = grid.TileSize;
+        var (x0, y0) = grid.GetOrigin(index);
+        var (c0, c1) = CoreRange(grid.ColumnOrigins, index % grid.Columns, t, grid.Width);
+        var (r0, r1) = CoreRange(grid.RowOrigins, index / grid.Columns, t, grid.Height);
+        var w = new float[t * t];
+        for (int y = Math.Max(r0 - y0, 0); y < Math.Min(r1 - y0, t); y++)
+            for (int x = Math.Max(c0 - x0, 0); x < Math.Min(c1 - x0, t); x++)
+                w[y * t + x] = 1f;
+        return w;
+    }
+
+    /// <summary>The image range [from, to) that tile <paramref name="i"/> of the origins owns along one axis.</summary>
+    private static (int From, int To) CoreRange(IReadOnlyList<int> origins, int i, int tile, int length)
+    {
+        int from = i == 0 ? 0 : (origins[i - 1] + tile + origins[i]) / 2;
+        int to = i == origins.Count - 1 ? length : (origins[i] + tile + origins[i + 1]) / 2;
+        return (from, to);
     }
 
     /// <summary>Right/bottom padding as <see cref="UNet.PredictLogits(Tensor, UNetPadding)"/> pads (so tiles see what the whole image sees).</summary>

@@ -24,13 +24,13 @@ public sealed record MetaStructureOptions
     public DensityOptions Density { get; init; } = new();
 
     /// <summary>
-    /// Meta-structure of the labels is a training-only step (default true), as a trainer's label is: the fitted transform
-    /// computes densities when the data has the mask column and passes the data through unchanged when it has not, and a
-    /// saved model keeps the settings but not the step, so a loaded pipeline scores images without asking for a mask. Set
-    /// false when the densities are part of scoring (e.g. of a predicted mask the pipeline itself makes): the step is then
-    /// saved and always runs.
+    /// Whether the step only prepares training data (default false). False: the step is saved and always runs, so a
+    /// loaded model computes the densities of the masks it is given (the density maps are the product). True, as a
+    /// trainer's label is: the fitted transform computes densities when the data has the mask column and passes the data
+    /// through unchanged when it has not, and a saved model keeps the settings but not the step, so a loaded pipeline
+    /// scores images without asking for a mask.
     /// </summary>
-    public bool TrainingOnly { get; init; } = true;
+    public bool TrainingOnly { get; init; }
 
     /// <summary>Checks every option; throws naming the first bad one.</summary>
     public void Validate()
@@ -109,8 +109,8 @@ public sealed class MetaStructureEstimator : NoisySegEstimator<MetaStructureTran
 
 /// <summary>
 /// Fitted meta-structure transform: adds a density column <c>[C, H, W]</c> computed from the mask column.
-/// Saved and loaded by plain <c>mlContext.Model.Save/Load</c>; by default (<see cref="MetaStructureOptions.TrainingOnly"/>)
-/// it runs only on data that has the mask column and saves as a pass-through.
+/// Saved and loaded by plain <c>mlContext.Model.Save/Load</c>; with <see cref="MetaStructureOptions.TrainingOnly"/> it runs
+/// only on data that has the mask column and saves as a pass-through.
 /// </summary>
 public sealed class MetaStructureTransformer : ChainBackedTransformer
 {

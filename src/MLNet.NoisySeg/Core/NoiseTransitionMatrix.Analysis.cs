@@ -1,7 +1,7 @@
 namespace MLNet.NoisySeg.Core;
 
 /// <content>
-/// Analysis of the noise transition matrix (method.md section 4, Lemma 2 / Theorem 2): the number
+/// Analysis of the noise transition matrix (Lemma 2 / Theorem 2 of Luo et al., AAAI 2022): the number
 /// of classes whose meta-structure survives the noise is rank(Q); a full-rank Q can be undone with
 /// its inverse; for binary masks det(Q) = 1 - f - b, and det(Q) &lt; 0 means the learned map is inverted.
 /// All routines work on a copy with partial pivoting (Q is at most 255 x 255).

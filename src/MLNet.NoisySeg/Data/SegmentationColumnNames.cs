@@ -2,7 +2,7 @@ namespace MLNet.NoisySeg.Data;
 
 /// <summary>
 /// The default column names of NoisySeg pipelines, as ML.NET's <c>DefaultColumnNames</c>: the folder loader writes
-/// <see cref="Image"/>, <see cref="Mask"/> and <see cref="Name"/>; every transform, trainer and evaluation defaults to
+/// <see cref="Image"/>, <see cref="Mask"/>, <see cref="Name"/> and <see cref="ImagePath"/>; every transform, trainer and evaluation defaults to
 /// these names, so a pipeline needs no column name unless it departs from them.
 /// </summary>
 public static class SegmentationColumnNames
@@ -15,6 +15,15 @@ public static class SegmentationColumnNames
 
     /// <summary>Image identity (file name): keys every per-image random stream.</summary>
     public const string Name = "Name";
+
+    /// <summary>
+    /// The image file's path (text), written by the folder loader; what <c>mlContext.Transforms.LoadSegmentationImage</c>
+    /// reads by default, so a saved pipeline can score an image file.
+    /// </summary>
+    public const string ImagePath = "ImagePath";
+
+    /// <summary>The mask file's path (text); what <c>mlContext.Transforms.ConvertMaskToClassIndices</c> reads when given file paths.</summary>
+    public const string MaskPath = "MaskPath";
 
     /// <summary>Corrupted mask written by <c>CorruptLabels</c>.</summary>
     public const string NoisyMask = "NoisyMask";

@@ -10,7 +10,7 @@ namespace MLNet.NoisySeg.Data;
 /// Every file's header is validated by managed code (format, size against
 /// <see cref="SegmentationFolderOptions.MaxImagePixels"/>, PNG data plausibility) before any pixel buffer is
 /// allocated or a native decoder runs; images decode at 8-bit precision, PNG masks at their stored bit depth.
-/// Bad input of any kind surfaces as a <see cref="SegmentationDataException"/> naming the file (see docs/robustness.md).
+/// Bad input of any kind surfaces as a <see cref="SegmentationDataException"/> naming the file.
 /// </summary>
 public static class SegmentationFolderLoader
 {
@@ -90,16 +90,47 @@ public static class SegmentationFolderLoader
     /// <summary>Loads one image file (and optionally its mask) with the given options.</summary>
     /// <param name="imagePath">The image file.</param>
     /// <param name="maskPath">The mask file, or null.</param>
-    /// <param name="channels">1 or 3.</param>
-    /// <param name="options">Encoding, size and normalisation options.</param>
+    /// <param name="channels">0 = as stored (a gray file gives 1 channel, a colour file 3), 1 = gray (colour files fail
+    /// unless neutral), 3 = RGB (gray files are replicated); as <see cref="SegmentationFolderOptions.Channels"/>.</param>
+    /// <param name="options">Encoding, size and normalisation options (their <see cref="SegmentationFolderOptions.Channels"/> is not used: <paramref name="channels"/> decides).</param>
     public static SegmentationItem LoadOne(string imagePath, string? maskPath, int channels, SegmentationFolderOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        if (channels is not (1 or 3)) throw new ArgumentOutOfRangeException(nameof(channels), channels, "channels must be 1 or 3.");
-        return LoadOne(ImageFileDecoder.Decode(imagePath, options.MaxImagePixels), imagePath, maskPath, channels, options);
+        if (channels is not (0 or 1 or 3)) throw new ArgumentOutOfRangeException(nameof(channels), channels, "channels must be 0 (as stored), 1 or 3.");
+        options.Validate();
+        var decoded = ImageFileDecoder.Decode(imagePath, options.MaxImagePixels);
+        // The explicit channel count is the caller's choice: a gray file asked for as 3 channels is replicated.
+        return LoadOne(decoded, imagePath, maskPath, channels == 0 ? (decoded.IsGray ? 1 : 3) : channels, options with { Channels = channels });
     }
 
     private static SegmentationItem LoadOne(ImageFileDecoder.Decoded img, string imagePath, string? maskPath, int channels, SegmentationFolderOptions options)
+    {
+        int h = img.Height, w = img.Width;
+        float[] image = ToPlanar(img, imagePath, channels, options.Channels == 3);
+
+        byte[]? mask = null;
+        if (maskPath is not null)
+        {
+            var m = ImageFileDecoder.DecodeMask(maskPath, options.MaxImagePixels);
+            if (m.Width != w || m.Height != h)
+                throw new SegmentationDataException(maskPath, $"is {m.Width}x{m.Height} but its image {Path.GetFileName(imagePath)} is {w}x{h}; expected equal sizes.");
+            mask = EncodeMask(m, maskPath, options);
+        }
+
+        if (options.Width is int tw && options.Height is int th && (tw != w || th != h))
+        {
+            if (mask is not null) mask = Resizing.Nearest(mask, h, w, th, tw);
+        }
+        image = ResizeAndNormalize(image, channels, ref h, ref w, options.Width, options.Height, options.ZScore);
+        return new SegmentationItem(Path.GetFileName(imagePath), image, channels, h, w, mask) { ImagePath = Path.GetFullPath(imagePath) };
+    }
+
+    /// <summary>
+    /// The planar float image <c>[C, H, W]</c> (values 0-255) of a decoded file with <paramref name="channels"/> channels: gray
+    /// files are replicated when <paramref name="replicateGray"/> (else a gray file for a colour data set is refused);
+    /// colour files give one channel only when every pixel is neutral (R = G = B).
+    /// </summary>
+    internal static float[] ToPlanar(ImageFileDecoder.Decoded img, string imagePath, int channels, bool replicateGray)
     {
         int h = img.Height, w = img.Width;
         float[] image;
@@ -114,7 +145,7 @@ public static class SegmentationFolderLoader
         int n = h * w;
         if (img.IsGray)
         {
-            if (channels == 3 && options.Channels != 3)
+            if (channels == 3 && !replicateGray)
                 throw new SegmentationDataException(imagePath, "is a gray image but the data set's first image is colour (3 channels); set Channels = 3 to replicate gray images.");
             for (int c = 0; c < channels; c++)
                 for (int i = 0; i < n; i++) image[c * n + i] = img.Pixels[i];
@@ -134,28 +165,28 @@ public static class SegmentationFolderLoader
                 image[2 * n + i] = img.Pixels[3 * i + 2];
             }
         }
+        return image;
+    }
 
-        byte[]? mask = null;
-        if (maskPath is not null)
-        {
-            var m = ImageFileDecoder.DecodeMask(maskPath, options.MaxImagePixels);
-            if (m.Width != w || m.Height != h)
-                throw new SegmentationDataException(maskPath, $"is {m.Width}x{m.Height} but its image {Path.GetFileName(imagePath)} is {w}x{h}; expected equal sizes.");
-            mask = EncodeMask(m, maskPath, options);
-        }
-
-        if (options.Width is int tw && options.Height is int th && (tw != w || th != h))
+    /// <summary>
+    /// The loader's image preprocessing after decoding: bilinear resize to <paramref name="width"/> x <paramref name="height"/>
+    /// (when both are set and differ), then per-image z-score over all channels (<paramref name="zScore"/>) or scaling of
+    /// 0-255 values to [0, 1]. Updates <paramref name="h"/> and <paramref name="w"/>.
+    /// </summary>
+    internal static float[] ResizeAndNormalize(float[] image, int channels, ref int h, ref int w, int? width, int? height, bool zScore)
+    {
+        if (width is int tw && height is int th && (tw != w || th != h))
         {
             image = Resizing.Bilinear(image, channels, h, w, th, tw);
-            if (mask is not null) mask = Resizing.Nearest(mask, h, w, th, tw);
             h = th;
             w = tw;
         }
-        Normalize(image, channels, h, w, options.ZScore);
-        return new SegmentationItem(Path.GetFileName(imagePath), image, channels, h, w, mask);
+        Normalize(image, channels, h, w, zScore);
+        return image;
     }
 
-    private static byte[] EncodeMask(MaskSamples m, string path, SegmentationFolderOptions o)
+    /// <summary>Class indices of decoded mask samples under the options' encoding (binary, class index, palette); refuses what it cannot map exactly.</summary>
+    internal static byte[] EncodeMask(MaskSamples m, string path, SegmentationFolderOptions o)
     {
         int n = m.Width * m.Height;
         var mask = new byte[n];

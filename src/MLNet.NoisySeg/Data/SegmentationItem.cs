@@ -14,4 +14,7 @@ public sealed record SegmentationItem(string Name, float[] Image, int Channels, 
 {
     /// <summary>Number of pixels per channel (H x W).</summary>
     public int PixelCount => Height * Width;
+
+    /// <summary>The full path of the image file this item was loaded from (set by the folder loader); null otherwise.</summary>
+    public string? ImagePath { get; init; }
 }

@@ -36,7 +36,7 @@ public enum DecodingRuleKind
 /// <c>inverse-ntm([[0.9, 0.1], [0.2, 0.8]])</c> (rows = true classes),
 /// <c>inverse-ntm([[0.9, 0.1], [0.2, 0.8]], tikhonov=0.0025)</c>.</para>
 /// <para>
-/// Inverse-NTM math (method.md sections 3 and 5): with Q[j, m] = P(noisy = m | true = j), a network
+/// Inverse-NTM math (Luo et al., AAAI 2022): with Q[j, m] = P(noisy = m | true = j), a network
 /// trained on noisy labels estimates the noisy posterior p_noisy = Qᵀ p_clean. The clean posterior is
 /// recovered as p_clean ∝ max(0, solve(Qᵀ, p_noisy)) (negative components clipped to 0), and the
 /// mask is its argmax. For K = 1 with a 2x2 Q the noisy posterior is (1 - p, p). Ties in every argmax go

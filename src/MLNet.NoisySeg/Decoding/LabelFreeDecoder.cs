@@ -62,7 +62,7 @@ public sealed record MulticlassLevelEstimate(NoiseTransitionMatrix Levels, IRead
 }
 
 /// <summary>
-/// Label-free decoding (method.md section 5, [ours]): estimate the network's output levels from its
+/// Label-free decoding ([ours], beyond the paper): estimate the network's output levels from its
 /// own outputs on its training data, where no clean mask exists, and decode with them.
 /// </summary>
 /// <remarks>

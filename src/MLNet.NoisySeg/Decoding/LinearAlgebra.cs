@@ -22,7 +22,7 @@ internal static class LinearAlgebra
     /// <summary>
     /// (Qᵀ)⁻¹ = (Q⁻¹)ᵀ, row-major: the map from noisy posteriors back to clean ones (p_noisy = Qᵀ p_clean).
     /// </summary>
-    /// <exception cref="InvalidOperationException">Q is singular: the classes it mixes cannot be separated (method.md, Lemma 2).</exception>
+    /// <exception cref="InvalidOperationException">Q is singular: the classes it mixes cannot be separated (Lemma 2 of Luo et al., AAAI 2022: a singular Q mixes classes beyond recovery).</exception>
     public static double[] InverseTranspose(NoiseTransitionMatrix q)
     {
         double[,] inv;
@@ -32,7 +32,7 @@ internal static class LinearAlgebra
         }
         catch (InvalidOperationException e)
         {
-            throw new InvalidOperationException(e.Message + " The inverse-NTM correction is undefined (method.md, Lemma 2).", e);
+            throw new InvalidOperationException(e.Message + " The inverse-NTM correction is undefined (Lemma 2 of Luo et al., AAAI 2022: a singular Q mixes classes beyond recovery).", e);
         }
         int n = q.ClassCount;
         var t = new double[n * n];

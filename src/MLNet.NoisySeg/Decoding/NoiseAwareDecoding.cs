@@ -197,7 +197,7 @@ public sealed record DecodingDecision(DecodingRule Rule, DecodingStrategy Strate
 }
 
 /// <summary>
-/// Chooses how to decode a network trained on noisy labels without clean labels (method.md section 5, [ours]): from the
+/// Chooses how to decode a network trained on noisy labels without clean labels ([ours], beyond the paper): from the
 /// noise matrix Q when it is known (simulated noise) or estimated from the outputs, and for binary outputs from the output
 /// levels. One entry point per situation: <see cref="Plan"/> (outputs in, rule out), <see cref="ChooseRule(NoiseTransitionMatrix, NoiseMatrixSource, NoiseAwareDecodingOptions?)"/>
 /// (Q alone), <see cref="ChooseBinaryRule"/> (binary outputs), and <see cref="Analyze"/> for the diagnostics.

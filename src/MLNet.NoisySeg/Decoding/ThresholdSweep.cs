@@ -41,7 +41,7 @@ public sealed record ThresholdSweepResult(double Threshold, bool Inverted, doubl
 }
 
 /// <summary>
-/// The paper's decoding protocol (method.md section 5): on a validation set with clean masks, sweep
+/// The paper's decoding protocol (Luo et al., AAAI 2022): on a validation set with clean masks, sweep
 /// evenly spaced thresholds between the minimum and maximum of all outputs, score both the map and the
 /// inverted map, and keep the rule with the best mean Dice.
 /// </summary>

@@ -26,7 +26,7 @@ public enum LossKind
     /// <summary>Cross-entropy + SecondaryWeight x Dice (multi-class).</summary>
     CrossEntropyDice,
 
-    /// <summary>DMI + SecondaryWeight x soft-IoU (binary; iGTT pseudo-label training, method.md §6).</summary>
+    /// <summary>DMI + SecondaryWeight x soft-IoU (binary; iGTT pseudo-label training).</summary>
     DmiSoftIoU,
 }
 

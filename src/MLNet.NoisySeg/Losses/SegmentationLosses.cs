@@ -52,7 +52,7 @@ public static class SegmentationLosses
     }
 
     /// <summary>
-    /// Soft-IoU (Jaccard) loss of method.md §6: 1 - sum(p*y) / (sum(p^2 + y - p*y) + eps), summed over every element
+    /// Soft-IoU (Jaccard) loss of the paper's unsupervised method: 1 - sum(p*y) / (sum(p^2 + y - p*y) + eps), summed over every element
     /// where <paramref name="weight"/> is non-zero.
     /// </summary>
     /// <param name="probabilities">Probabilities p in [0, 1].</param>
@@ -89,7 +89,7 @@ public static class SegmentationLosses
     }
 
     /// <summary>
-    /// Binary DMI loss (Xu et al., NeurIPS 2019; method.md §6): -log(|det U| + eps) with the 2x2 joint matrix
+    /// Binary DMI loss (Xu et al., NeurIPS 2019; used by iGTT): -log(|det U| + eps) with the 2x2 joint matrix
     /// U = P_stack · S_stackᵀ / n, P_stack = (p, 1-p), S_stack = (s, 1-s) over the n pixels with non-zero weight.
     /// U[0,0] = Σ p s / n, U[0,1] = Σ p (1-s) / n, U[1,0] = Σ (1-p) s / n, U[1,1] = Σ (1-p)(1-s) / n.
     /// </summary>

@@ -6,7 +6,7 @@ using MLNet.NoisySeg.Core;
 namespace MLNet.NoisySeg.MetaStructure;
 
 /// <summary>
-/// Per-class spatial density of a class-index mask: the label's meta-structure (method.md section 4).
+/// Per-class spatial density of a class-index mask: the label's meta-structure (Luo et al., AAAI 2022).
 /// For class m, density[m](x) is the (kernel-weighted) fraction of pixels labelled m around x.
 /// Output is a planar float buffer [C, H, W] (class plane after class plane, rows row-major).
 /// </summary>

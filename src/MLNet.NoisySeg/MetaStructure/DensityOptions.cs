@@ -36,7 +36,7 @@ public enum DensityBorder
     ZeroPadding = 1,
 }
 
-/// <summary>Options of a spatial density map (the meta-structure of a label, method.md section 4).</summary>
+/// <summary>Options of a spatial density map (the meta-structure of a label).</summary>
 public sealed class DensityOptions
 {
     /// <summary>Default box bandwidth h (window 11 x 11) [ours: the paper leaves h open].</summary>

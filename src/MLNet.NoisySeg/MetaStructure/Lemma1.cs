@@ -20,7 +20,7 @@ public sealed record Lemma1Result(
     long PixelCount);
 
 /// <summary>
-/// Lemma 1 of the paper (method.md section 4): for noise applied per pixel with transition matrix
+/// Lemma 1 of the paper (Luo et al., AAAI 2022): for noise applied per pixel with transition matrix
 /// Q, the noisy label's density is a mixture of the true class densities,
 /// density_noisy[m](x) ≈ sum_j Q[j, m] * density_true[j](x), up to sampling error that shrinks
 /// as the window grows. A structure-changing perturbation (shift, dilation, ...) breaks it.

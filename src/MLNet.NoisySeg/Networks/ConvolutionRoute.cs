@@ -34,6 +34,13 @@ internal static class RoutedConvolution
         return empty_strided(shape, new[] { c * shape[2] * w, 1, w * c, c }, dtype: x.dtype, device: x.device).copy_(x);
     }
 
+    /// <summary>
+    /// libtorch 2.10 runs a CPU float convolution of one image with at most this many input values (N*C*H*W) by its own
+    /// kernels instead of oneDNN's (<c>ConvParams::use_mkldnn</c>), and that path logs an NNPACK warning per call on CPUs
+    /// where NNPACK cannot initialise. Measured on libtorch 2.10: 20480 values log, 21504 do not.
+    /// </summary>
+    internal const long LibTorchSmallInputLimit = 20480;
+
     /// <summary>A stride-1 convolution (1x1 or 3x3 with "same" padding) of the U-Net.</summary>
     public static Tensor Conv(Conv2d conv, Tensor x, CpuConvolutionRoute route)
     {
@@ -43,6 +50,12 @@ internal static class RoutedConvolution
         if (k == 1) return Pointwise(x, weight.view(cout, cin), conv.bias, route);
 
         long pad = conv.padding![0];
+        // A single small image is a shape libtorch does not give to oneDNN (its heuristic: batch 1 and at most 20480 input
+        // values). Its own fallback then asks whether NNPACK is available, and libtorch 2.10 logs "Could not initialize
+        // NNPACK! Reason: Unsupported hardware." to stderr on every such call where NNPACK cannot start (this VM). The same
+        // im2col + matrix product here computes the same convolution without asking.
+        if (x.shape[0] == 1 && x.numel() <= LibTorchSmallInputLimit)
+            return Im2Col(x, weight, conv.bias, pad, route);
         bool oneDnnIsRight = route == CpuConvolutionRoute.ChannelsLast
             ? cin > 1 || !x.requires_grad // NHWC backward-data with one input channel is wrong on AVX-512
             : cout % 8 == 0 && (cin % 8 == 0 || cin <= 4);

@@ -59,6 +59,25 @@ public sealed record UNetOptions
     [JsonIgnore]
     public int SizeMultiple => 1 << Depth;
 
+    /// <summary>
+    /// An upper bound, in input pixels, on how far an output pixel's input neighbourhood reaches: per level two 3x3
+    /// convolutions in the encoder and in the decoder (2 x 2^level each), the 2x2 pooling and the upsampling (2^level each,
+    /// bilinear 2^(level+1)), and the two convolutions at the bottom (2 x 2^Depth). For Depth 4: 122 (transposed) or 137
+    /// (bilinear). Tiled prediction with <c>TileBlending.Center</c> equals whole-image prediction when half the tile overlap is
+    /// at least this.
+    /// </summary>
+    [JsonIgnore]
+    public int ReceptiveFieldRadius
+    {
+        get
+        {
+            int r = 2 << Depth; // bottom DoubleConv
+            for (int level = 0; level < Depth; level++)
+                r += (2 << level) * 2 + (1 << level) + (Upsampling == UNetUpsampling.Bilinear ? 2 << level : 1 << level);
+            return r;
+        }
+    }
+
     /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> naming the first invalid option.</summary>
     public void Validate()
     {
@@ -71,7 +90,7 @@ public sealed record UNetOptions
 }
 
 /// <summary>
-/// The U-Net of the reference (<c>torch_unet_step.py</c>): Depth+1 encoder levels of double 3x3 convolution
+/// The U-Net of the reference PyTorch step the benchmarks compare against: Depth+1 encoder levels of double 3x3 convolution
 /// (+ batch norm) + ReLU, 2x2 max-pool down, transposed-conv (or bilinear) up, concatenated skips, 1x1 head.
 /// Parameter names match the reference's PyTorch module (<c>downs.i.*</c>, <c>ups.i.*</c>, <c>decs.i.*</c>, <c>head.*</c>).
 /// </summary>

@@ -10,7 +10,7 @@ namespace MLNet.NoisySeg.Pipelines;
 /// in an <see cref="InvalidOperationException"/> whose message says only that a worker failed; the real error (a NoisySeg
 /// mapping's <see cref="ArgumentException"/> or <see cref="InvalidDataException"/>, or any other component's) is its
 /// <see cref="Exception.InnerException"/>. Where this library reads a data view itself (the evaluators, the trainers'
-/// reading of their input, <see cref="SegmentationDataView.ReadItems"/>), it reads through <see cref="GetRowCursor"/>, which
+/// reading of their input, <c>SegmentationDataView.ReadItems</c>), it reads through <see cref="GetRowCursor"/>, which
 /// rethrows the inner exception with its original stack trace. The wrappers add nothing but the thread hop, so they are
 /// removed whatever the inner exception is. A cursor that ML.NET or the user drives (<c>GetColumn</c>,
 /// <c>CreateEnumerable</c>, a user's own cursor) cannot be reached from here and keeps ML.NET's wrapper; a

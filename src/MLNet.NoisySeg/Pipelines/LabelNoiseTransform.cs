@@ -31,6 +31,15 @@ public sealed record LabelNoiseOptions
     /// <summary>Epoch of an online (redrawn) corruption; 0 for offline noise. Default 0.</summary>
     public int Epoch { get; init; }
 
+    /// <summary>
+    /// The corruption is a training-only step, as a trainer's label is (default true): the fitted transform corrupts the
+    /// mask column when the data has it and passes the data through unchanged when it has not, and a saved model keeps
+    /// the corruption's settings but not the step, so a loaded pipeline scores images without asking for a mask (and
+    /// adds no corrupted column). Set false to save the corruption itself: a loaded model then corrupts masks again
+    /// and needs the mask column.
+    /// </summary>
+    public bool TrainingOnly { get; init; } = true;
+
     /// <summary>Checks every option; throws naming the first bad one.</summary>
     public void Validate()
     {
@@ -67,22 +76,31 @@ public sealed class LabelNoiseEstimator : NoisySegEstimator<LabelNoiseTransforme
     {
         var (h, w) = SchemaChecks.MaskShape(input.Schema[_options.InputColumnName], null, null);
         LabelNoiseClasses.RequireInRange(input, _options, w);
-        return (Plan(LabelNoiseState.From(_options, h, w)), chain => new LabelNoiseTransformer(chain, _options, h, w));
+        var blob = Blob(LabelNoiseState.From(_options, h, w));
+        var scoring = _options.TrainingOnly ? FitStateOnly(blob, input) : null;
+        return (Plan(blob, h, w), chain => new LabelNoiseTransformer(chain, scoring, _options, h, w));
     }
 
-    private protected override MappingPlan SchemaPlan() => Plan(LabelNoiseState.From(_options, 0, 0));
+    private protected override MappingPlan SchemaPlan() => Plan(Blob(LabelNoiseState.From(_options, 0, 0)), 0, 0);
 
-    private MappingPlan Plan(LabelNoiseState state) => LabelNoiseFactory.Plan(StateBlob.Create(JsonSerializer.SerializeToUtf8Bytes(state)),
+    private static byte[] Blob(LabelNoiseState state) => StateBlob.Create(JsonSerializer.SerializeToUtf8Bytes(state));
+
+    private MappingPlan Plan(byte[] blob, int h, int w) => LabelNoiseFactory.Plan(blob,
         [(_options.InputColumnName, LabelNoiseFactory.MaskColumn), (_options.NameColumnName, LabelNoiseFactory.NameColumn)],
-        [(LabelNoiseFactory.NoisyColumn, _options.OutputColumnName, SchemaChecks.MaskType(state.Height, state.Width))]);
+        [(LabelNoiseFactory.NoisyColumn, _options.OutputColumnName, SchemaChecks.MaskType(h, w))]);
 }
 
-/// <summary>Fitted label-corruption transform. Saved and loaded by plain <c>mlContext.Model.Save/Load</c>.</summary>
+/// <summary>
+/// Fitted label-corruption transform. Saved and loaded by plain <c>mlContext.Model.Save/Load</c>; by default
+/// (<see cref="LabelNoiseOptions.TrainingOnly"/>) it corrupts only data that has the mask column and saves as a
+/// pass-through, so a trained pipeline scores images without masks.
+/// </summary>
 public sealed class LabelNoiseTransformer : ChainBackedTransformer
 {
     private readonly LabelNoiseOptions _options;
 
-    internal LabelNoiseTransformer(ITransformer chain, LabelNoiseOptions options, int height, int width) : base(chain)
+    internal LabelNoiseTransformer(ITransformer chain, ITransformer? scoring, LabelNoiseOptions options, int height, int width)
+        : base(chain, scoring, options.InputColumnName)
     {
         _options = options;
         Height = height;

@@ -16,11 +16,21 @@ public sealed record MetaStructureOptions
     /// <summary>Output density column (<c>Vector&lt;Single, C, H, W&gt;</c>). Default "Density".</summary>
     public string OutputColumnName { get; init; } = SegmentationColumnNames.Density;
 
-    /// <summary>Number of classes C (2 for binary masks). Default 2.</summary>
+    /// <summary>Number of classes C (2 for binary masks). Default 2. Checked against the masks at Fit: a class index at or
+    /// above it, or more than 2 classes for binary masks, is an error.</summary>
     public int ClassCount { get; init; } = 2;
 
     /// <summary>Kernel, bandwidth, sigma and border rule of the density estimator.</summary>
     public DensityOptions Density { get; init; } = new();
+
+    /// <summary>
+    /// Whether the step only prepares training data (default false). False: the step is saved and always runs, so a
+    /// loaded model computes the densities of the masks it is given (the density maps are the product). True, as a
+    /// trainer's label is: the fitted transform computes densities when the data has the mask column and passes the data
+    /// through unchanged when it has not, and a saved model keeps the settings but not the step, so a loaded pipeline
+    /// scores images without asking for a mask.
+    /// </summary>
+    public bool TrainingOnly { get; init; }
 
     /// <summary>Checks every option; throws naming the first bad one.</summary>
     public void Validate()
@@ -35,7 +45,7 @@ public sealed record MetaStructureOptions
 
 /// <summary>
 /// Estimator of the meta-structure transform: per-class spatial density maps of a mask column
-/// (method.md §4). Stateless given its options; Fit only records the mask shape.
+/// (method.md §4). Stateless given its options; Fit records the mask shape and checks the class count against the masks.
 /// </summary>
 public sealed class MetaStructureEstimator : NoisySegEstimator<MetaStructureTransformer>
 {
@@ -53,16 +63,45 @@ public sealed class MetaStructureEstimator : NoisySegEstimator<MetaStructureTran
     private protected override (MappingPlan Plan, Func<ITransformer, MetaStructureTransformer> Wrap) FitPlan(IDataView input)
     {
         var (h, w) = SchemaChecks.MaskShape(input.Schema[_options.InputColumnName], null, null);
-        return (Plan(h, w), chain => new MetaStructureTransformer(chain, _options, h, w));
+        CheckClassCount(input);
+        var plan = Plan(h, w, out var blob);
+        var scoring = _options.TrainingOnly ? FitStateOnly(blob, input) : null;
+        return (plan, chain => new MetaStructureTransformer(chain, scoring, _options, h, w));
     }
 
-    private protected override MappingPlan SchemaPlan() => Plan(0, 0);
+    /// <summary>
+    /// The masks must fit ClassCount: no class index at or above it, and binary masks (classes 0 and 1 only) are not
+    /// given more than two classes, whose extra density planes would be zero without anyone noticing.
+    /// </summary>
+    private void CheckClassCount(IDataView input)
+    {
+        int k = _options.ClassCount, highest = -1;
+        long row = 0;
+        foreach (var mask in input.GetColumn<VBuffer<byte>>(input.Schema[_options.InputColumnName]))
+        {
+            foreach (byte v in mask.DenseValues())
+            {
+                if (v == Core.MaskConventions.IgnoreIndex) continue;
+                if (v >= k)
+                    throw new ArgumentException($"Row {row} of the mask column '{_options.InputColumnName}' holds class {v}, but ClassCount is {k}: " +
+                        $"set ClassCount to the number of classes of the masks (at least {v + 1}).", "input");
+                if (v > highest) highest = v;
+            }
+            row++;
+        }
+        if (k > 2 && highest <= 1)
+            throw new ArgumentException($"ClassCount is {k}, but the mask column '{_options.InputColumnName}' holds binary masks (classes 0 and 1 only" +
+                $"{(highest < 0 ? ", or no labelled pixel" : "")}); the density planes of classes 2..{k - 1} would be all zeros. Use ClassCount = 2.", "input");
+    }
 
-    private MappingPlan Plan(int h, int w)
+    private protected override MappingPlan SchemaPlan() => Plan(0, 0, out _);
+
+    private MappingPlan Plan(int h, int w, out byte[] blob)
     {
         var d = _options.Density;
         var state = new MetaStructureState(_options.ClassCount, d.Kernel, d.Bandwidth, d.Sigma, d.Border, h, w, _options.InputColumnName);
-        return MetaStructureFactory.Plan(StateBlob.Create(JsonSerializer.SerializeToUtf8Bytes(state)),
+        blob = StateBlob.Create(JsonSerializer.SerializeToUtf8Bytes(state));
+        return MetaStructureFactory.Plan(blob,
             [(_options.InputColumnName, MetaStructureFactory.MaskColumn)],
             [(MetaStructureFactory.DensityColumn, _options.OutputColumnName, SchemaChecks.ShapedType(NumberDataViewType.Single, _options.ClassCount, h, w))]);
     }
@@ -70,13 +109,15 @@ public sealed class MetaStructureEstimator : NoisySegEstimator<MetaStructureTran
 
 /// <summary>
 /// Fitted meta-structure transform: adds a density column <c>[C, H, W]</c> computed from the mask column.
-/// Saved and loaded by plain <c>mlContext.Model.Save/Load</c>.
+/// Saved and loaded by plain <c>mlContext.Model.Save/Load</c>; with <see cref="MetaStructureOptions.TrainingOnly"/> it runs
+/// only on data that has the mask column and saves as a pass-through.
 /// </summary>
 public sealed class MetaStructureTransformer : ChainBackedTransformer
 {
     private readonly MetaStructureOptions _options;
 
-    internal MetaStructureTransformer(ITransformer chain, MetaStructureOptions options, int height, int width) : base(chain)
+    internal MetaStructureTransformer(ITransformer chain, ITransformer? scoring, MetaStructureOptions options, int height, int width)
+        : base(chain, scoring, options.InputColumnName)
     {
         _options = options;
         Height = height;

@@ -22,6 +22,12 @@ public abstract class NoisySegEstimator<TTransformer> : IEstimator<TTransformer>
         _catalog = catalog;
     }
 
+    /// <summary>The transforms catalog the chains are built with.</summary>
+    private protected TransformsCatalog Catalog => _catalog;
+
+    /// <summary>The fitted pass-through chain of a training-only step carrying <paramref name="state"/> (<see cref="StatefulMapping.StateOnly"/>).</summary>
+    private protected ITransformer FitStateOnly(byte[] state, IDataView input) => StatefulMapping.StateOnly(_catalog, state).Fit(input);
+
     /// <summary>The columns Fit reads; checked by Fit and GetOutputSchema alike.</summary>
     private protected abstract IEnumerable<InputColumn> InputColumns { get; }
 
@@ -30,6 +36,9 @@ public abstract class NoisySegEstimator<TTransformer> : IEstimator<TTransformer>
 
     /// <summary>The plan with the shapes (and the trained state) unknown, for GetOutputSchema.</summary>
     private protected abstract MappingPlan SchemaPlan();
+
+    /// <summary>The schema plan for an input schema (for estimators whose mapping depends on the input column's kind).</summary>
+    private protected virtual MappingPlan SchemaPlan(SchemaShape inputSchema) => SchemaPlan();
 
     /// <inheritdoc />
     public TTransformer Fit(IDataView input)
@@ -45,7 +54,7 @@ public abstract class NoisySegEstimator<TTransformer> : IEstimator<TTransformer>
     {
         ArgumentNullException.ThrowIfNull(inputSchema);
         foreach (var column in InputColumns) column.Require(inputSchema);
-        return SchemaPlan().Build(_catalog).GetOutputSchema(inputSchema);
+        return SchemaPlan(inputSchema).Build(_catalog).GetOutputSchema(inputSchema);
     }
 }
 

@@ -40,10 +40,17 @@ public sealed class SegmentationCatalog
     /// <param name="data">Scored data.</param>
     /// <param name="labelColumnName">Clean mask column (0/1, 255 = ignore).</param>
     /// <param name="predictedLabelColumnName">Predicted mask column.</param>
-    /// <param name="probabilityColumnName">Foreground probability column for AUC (<c>[1, H, W]</c> or <c>[H, W]</c>); null to skip AUC.</param>
+    /// <param name="probabilityColumnName">Foreground probability (or any score, higher = foreground) column for AUC
+    /// (<c>[1, H, W]</c> or <c>[H, W]</c>); null to skip AUC. When it is the default name and the data has no such column
+    /// (e.g. a threshold baseline's output), AUC is skipped (NaN); a name given explicitly must exist.</param>
     public BinarySegmentationMetrics EvaluateBinary(IDataView data, string labelColumnName = SegmentationColumnNames.Mask,
         string predictedLabelColumnName = SegmentationColumnNames.PredictedMask, string? probabilityColumnName = SegmentationColumnNames.Probability)
-        => BinarySegmentationEvaluator.Evaluate(ScoredRows.Read(data, labelColumnName, predictedLabelColumnName, probabilityColumnName));
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        if (probabilityColumnName == SegmentationColumnNames.Probability && data.Schema.GetColumnOrNull(probabilityColumnName) is null)
+            probabilityColumnName = null;
+        return BinarySegmentationEvaluator.Evaluate(ScoredRows.Read(data, labelColumnName, predictedLabelColumnName, probabilityColumnName));
+    }
 
     /// <summary>Multi-class metrics: pixel accuracy, mean IoU, per-class IoU and Dice, confusion matrix; 255 is ignored. The data set is read once.</summary>
     /// <param name="data">Scored data.</param>
@@ -72,9 +79,13 @@ public sealed class SegmentationCatalog
         /// <param name="decoding">How outputs become masks.</param>
         public UNetSegmentationTrainer UNet(string imageColumnName = SegmentationColumnNames.Image, string labelColumnName = SegmentationColumnNames.Mask,
             int classCount = 2, int epochs = 10, SegmentationDecoding decoding = SegmentationDecoding.LabelFree)
-            => new(_mlContext, UNetSegmentationTrainerOptions.Simple(imageColumnName, labelColumnName, classCount, epochs, decoding), inferInputChannels: true);
+            => new(_mlContext, UNetSegmentationTrainerOptions.Simple(imageColumnName, labelColumnName, classCount, epochs, decoding));
 
-        /// <summary>A U-Net trainer with full options.</summary>
+        /// <summary>
+        /// A U-Net trainer with full options. What the simple overload infers is inferred here too when left at its default:
+        /// the network's input channels (from the image column), its output channels and the loss (from ClassCount); see
+        /// <see cref="UNetSegmentationTrainerOptions.Resolve"/>.
+        /// </summary>
         /// <param name="options">The options.</param>
         public UNetSegmentationTrainer UNet(UNetSegmentationTrainerOptions options) => new(_mlContext, options);
 

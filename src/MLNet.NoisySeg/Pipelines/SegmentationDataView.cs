@@ -16,17 +16,20 @@ public static class SegmentationDataView
         public string Name { get; set; } = "";
         public float[] Image { get; set; } = [];
         public byte[] Mask { get; set; } = [];
+        public string ImagePath { get; set; } = "";
     }
 
     private sealed class ImageRow
     {
         public string Name { get; set; } = "";
         public float[] Image { get; set; } = [];
+        public string ImagePath { get; set; } = "";
     }
 
     /// <summary>
     /// Builds an <see cref="IDataView"/> over the items (no copy of the pixel arrays). All items must share one
-    /// shape; the mask column is present when every item has a mask.
+    /// shape; the mask column is present when every item has a mask, and a text column
+    /// <see cref="SegmentationColumnNames.ImagePath"/> (the image file) when every item was loaded from a file.
     /// </summary>
     /// <param name="mlContext">The ML.NET context.</param>
     /// <param name="items">The items; at least one.</param>
@@ -65,6 +68,7 @@ public static class SegmentationDataView
                     "an IDataView column has one shape: resize (SegmentationFolderOptions.Width/Height) or tile first.", nameof(items));
         }
         bool labelled = items.All(i => i.Mask is not null);
+        bool fromFiles = items.All(i => i.ImagePath is not null) && imageColumnName != SegmentationColumnNames.ImagePath;
         var imageType = new VectorDataViewType(NumberDataViewType.Single, first.Channels, first.Height, first.Width);
         if (labelled)
         {
@@ -74,19 +78,22 @@ public static class SegmentationDataView
             def[nameof(LabelledRow.Mask)].ColumnType = new VectorDataViewType(NumberDataViewType.Byte, first.Height, first.Width);
             def[nameof(LabelledRow.Mask)].ColumnName = maskColumnName;
             def[nameof(LabelledRow.Name)].ColumnName = nameColumnName;
-            return data.LoadFromEnumerable(items.Select(i => new LabelledRow { Name = i.Name, Image = i.Image, Mask = i.Mask! }), def);
+            if (!fromFiles) def.Remove(def[nameof(LabelledRow.ImagePath)]);
+            return data.LoadFromEnumerable(items.Select(i => new LabelledRow { Name = i.Name, Image = i.Image, Mask = i.Mask!, ImagePath = i.ImagePath ?? "" }), def);
         }
         var def2 = SchemaDefinition.Create(typeof(ImageRow));
         def2[nameof(ImageRow.Image)].ColumnType = imageType;
         def2[nameof(ImageRow.Image)].ColumnName = imageColumnName;
         def2[nameof(ImageRow.Name)].ColumnName = nameColumnName;
-        return data.LoadFromEnumerable(items.Select(i => new ImageRow { Name = i.Name, Image = i.Image }), def2);
+        if (!fromFiles) def2.Remove(def2[nameof(ImageRow.ImagePath)]);
+        return data.LoadFromEnumerable(items.Select(i => new ImageRow { Name = i.Name, Image = i.Image, ImagePath = i.ImagePath ?? "" }), def2);
     }
 
     /// <summary>
     /// Reads items back from an <see cref="IDataView"/>. The image shape comes from the column's dimensions
-    /// (<c>[C, H, W]</c> or <c>[H, W]</c>); when the column has none (e.g. after a model was loaded from a zip),
-    /// pass <paramref name="height"/> and <paramref name="width"/>.
+    /// (planar <c>[C, H, W]</c> or <c>[H, W]</c>, or interleaved <c>[H, W, C]</c> as ExtractPixels interleaves, read into
+    /// planar layout); when the column has none (e.g. after a model was loaded from a zip), pass
+    /// <paramref name="height"/> and <paramref name="width"/>.
     /// </summary>
     /// <param name="data">The data.</param>
     /// <param name="imageColumnName">Image column (float vector).</param>
@@ -103,7 +110,20 @@ public static class SegmentationDataView
     {
         ArgumentNullException.ThrowIfNull(data);
         var imageCol = SchemaChecks.RequireVector(data.Schema, imageColumnName, NumberDataViewType.Single, "image");
-        var (c, h, w) = SchemaChecks.ImageShape((VectorDataViewType)imageCol.Type, imageColumnName, height, width);
+        var (c, h, w, interleaved) = ImageColumns.VectorShape((VectorDataViewType)imageCol.Type, imageColumnName, "image column", height, width, "");
+        // Interleaved [H, W, C] vectors (ExtractPixels with interleaving) are read into planar layout, values as they are.
+        var conversion = interleaved ? new ImageInputState(ImageSource.FloatVector, true, c, h, w, c, null, null, ImageScaling.None, null, 0, h, w) : null;
+        return ReadItems(data, imageColumnName, conversion, c, h, w, maskColumnName, nameColumnName);
+    }
+
+    /// <summary>
+    /// Reads items with the image column converted by <paramref name="conversion"/> (MLImage, interleaved vectors; null =
+    /// planar float vectors of <paramref name="c"/> x <paramref name="h"/> x <paramref name="w"/> as they are).
+    /// </summary>
+    internal static IReadOnlyList<SegmentationItem> ReadItems(IDataView data, string imageColumnName, ImageInputState? conversion, int c, int h, int w,
+        string? maskColumnName, string? nameColumnName)
+    {
+        var imageCol = data.Schema[imageColumnName];
         DataViewSchema.Column? maskCol = maskColumnName is null ? null : SchemaChecks.RequireVector(data.Schema, maskColumnName, NumberDataViewType.Byte, "mask");
         DataViewSchema.Column? nameCol = null;
         if (nameColumnName is not null && data.Schema.GetColumnOrNull(nameColumnName) is { } nc)
@@ -116,7 +136,8 @@ public static class SegmentationDataView
         if (nameCol is { } ncol) cols.Add(ncol);
         var items = new List<SegmentationItem>();
         using var cursor = ExceptionUnwrapping.GetRowCursor(data, cols); // a row's error surfaces as itself, not in ML.NET's worker wrapper
-        var imgGetter = cursor.GetGetter<VBuffer<float>>(imageCol);
+        var convert = conversion is null ? null : ImageRows.Getter(cursor, imageCol, conversion);
+        var imgGetter = conversion is null ? cursor.GetGetter<VBuffer<float>>(imageCol) : null;
         var maskGetter = maskCol is { } m2 ? cursor.GetGetter<VBuffer<byte>>(m2) : null;
         var nameGetter = nameCol is { } n2 ? cursor.GetGetter<ReadOnlyMemory<char>>(n2) : null;
         VBuffer<float> img = default;
@@ -125,11 +146,19 @@ public static class SegmentationDataView
         long row = 0;
         while (cursor.MoveNext())
         {
-            imgGetter(ref img);
-            if (img.Length != c * h * w)
-                throw new ArgumentException($"Row {row} of column '{imageColumnName}' has {img.Length} values; expected {c}x{h}x{w} = {c * h * w}.", nameof(data));
-            var pixels = new float[img.Length];
-            img.CopyTo(pixels);
+            float[] pixels;
+            if (convert is not null)
+            {
+                pixels = convert(row);
+            }
+            else
+            {
+                imgGetter!(ref img);
+                if (img.Length != c * h * w)
+                    throw new ArgumentException($"Row {row} of column '{imageColumnName}' has {img.Length} values; expected {c}x{h}x{w} = {c * h * w}.", nameof(data));
+                pixels = new float[img.Length];
+                img.CopyTo(pixels);
+            }
             byte[]? maskArr = null;
             if (maskGetter is not null)
             {
@@ -225,19 +254,19 @@ internal static class SchemaChecks
         throw new ArgumentOutOfRangeException(nameof(column), column, $"The {role} column '{column}' was not found in the input schema (columns: {string.Join(", ", schema.Select(s => s.Name))}).{hint}");
     }
 
+    /// <summary>
+    /// The planar <c>[C, H, W]</c> of an image vector column; an error that says what to do for interleaved <c>[H, W, C]</c>
+    /// vectors (ExtractPixels with interleaving) and for vectors without dimensions (unless <paramref name="height"/> and
+    /// <paramref name="width"/> are given).
+    /// </summary>
     public static (int C, int H, int W) ImageShape(VectorDataViewType type, string column, int? height, int? width)
     {
-        var d = type.Dimensions;
-        if (d.Length == 3 && d[0] > 0 && d[1] > 0 && d[2] > 0) return (d[0], d[1], d[2]);
-        if (d.Length == 2 && d[0] > 0 && d[1] > 0) return (1, d[0], d[1]);
-        if (height is int h && width is int w && h > 0 && w > 0)
-        {
-            int size = type.Size;
-            if (size > 0 && size % (h * w) != 0)
-                throw new ArgumentException($"Column '{column}' has {size} values, not a multiple of {h}x{w}.", nameof(column));
-            return (size > 0 ? size / (h * w) : 1, h, w);
-        }
-        throw new ArgumentException($"Column '{column}' ({type}) carries no [C, H, W] dimensions; pass the image height and width.", nameof(column));
+        var (c, h, w, interleaved) = ImageColumns.VectorShape(type, column, "image column", height, width, "");
+        if (interleaved)
+            throw new ArgumentException($"The image column '{column}' is {type}: interleaved [H, W, C] pixels (ExtractPixels with interleavePixelColors: true). " +
+                $"This step reads planar [C, H, W] images: extract without interleaving (the default), or put " +
+                $"mlContext.Transforms.NormalizeSegmentationImage(\"Image\", \"{column}\") before it.", nameof(column));
+        return (c, h, w);
     }
 
     /// <summary>The <c>[H, W]</c> of a mask column (see <see cref="MaskShape(VectorDataViewType, string, int?, int?)"/>).</summary>

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms;
+using MLNet.NoisySeg.Data;
 using MLNet.NoisySeg.Decoding;
 using MLNet.NoisySeg.Training;
 
@@ -29,6 +30,7 @@ public sealed class SegmentationTransformer : ChainBackedTransformer, IDisposabl
 {
     private readonly byte[] _blob;
     private readonly SegmentationFactory.Loaded _model;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(int H, int W), (ITransformer Chain, byte[] Blob, SegmentationFactory.Loaded Model)> _shapes = new();
 
     private SegmentationTransformer(ITransformer chain, byte[] blob, SegmentationFactory.Loaded model) : base(chain)
     {
@@ -36,6 +38,75 @@ public sealed class SegmentationTransformer : ChainBackedTransformer, IDisposabl
         _model = model;
         SegmentationFactory.Remember(blob, model); // the chain's per-row mapping serves this network, not a copy read back from the bytes
     }
+
+    /// <summary>
+    /// Images of another size than the fitted one (a planar image column whose type says so, e.g. whole large images after
+    /// training on crops) run through a chain for that size, built once per size; it serves this same network.
+    /// </summary>
+    private protected override ITransformer ChainFor(DataViewSchema inputSchema)
+    {
+        var s = _model.State;
+        if (OtherSize(inputSchema) is not var (h, w)) return base.ChainFor(inputSchema);
+        return _shapes.GetOrAdd((h, w), key =>
+        {
+            var state = s with { Height = key.H, Width = key.W };
+            var blob = StateBlob.Create(state.Serialize());
+            var loaded = new SegmentationFactory.Loaded(state, _model.Model, _model);
+            SegmentationFactory.Remember(blob, loaded);
+            return (FitChain(Plan(Columns, state, blob), inputSchema), blob, loaded);
+        }).Chain;
+    }
+
+    /// <summary>The size of a planar image column of another size than the fitted one that this network serves, else null.</summary>
+    private (int H, int W)? OtherSize(DataViewSchema inputSchema)
+    {
+        var s = _model.State;
+        if (s.ImageColumn is null || s.Input is { IsIdentity: false } || inputSchema.GetColumnOrNull(s.ImageColumn) is not { Type: VectorDataViewType type }
+            || type.ItemType != NumberDataViewType.Single)
+            return null;
+        var d = type.Dimensions;
+        (int c, int h, int w) = d.Length == 3 ? (d[0], d[1], d[2]) : d.Length == 2 ? (1, d[0], d[1]) : (0, 0, 0);
+        return c != s.Channels || h <= 0 || w <= 0 || (h == s.Height && w == s.Width) ? null : (h, w);
+    }
+
+    /// <summary>An image column of another size that <see cref="ChainFor"/> serves is not held to the fitted size.</summary>
+    private protected override IEnumerable<FittedInput> FittedInputsFor(DataViewSchema inputSchema)
+        => OtherSize(inputSchema) is null ? FittedInputs : [];
+
+    private SegmentationColumns Columns => new(_model.State.ImageColumn ?? SegmentationColumnNames.Image,
+        _model.State.ProbabilityColumn ?? SegmentationColumnNames.Probability, _model.State.PredictedMaskColumn ?? SegmentationColumnNames.PredictedMask);
+
+    /// <summary>Fits a plan's chain of trivial estimators on an empty view with <paramref name="schema"/>.</summary>
+    private static ITransformer FitChain(MappingPlan plan, DataViewSchema schema) => plan.Build(new MLContext().Transforms).Fit(new SchemaOnlyView(schema));
+
+    /// <summary>How this model predicts each image (whole, tiles, test-time augmentation); saved with it.</summary>
+    public SegmentationPredictionOptions Prediction => _model.State.Prediction ?? SegmentationPredictionOptions.WholeImage;
+
+    /// <summary>
+    /// The same model predicting with other <see cref="SegmentationPredictionOptions"/> (tiles for large images, test-time
+    /// augmentation), e.g. for a model loaded from a zip; the new transformer serves the same network and saves the options.
+    /// </summary>
+    /// <param name="prediction">The prediction options.</param>
+    /// <param name="inputSchema">The schema of the data it will transform (the image column's type); null = a planar image
+    /// column of the fitted shape (or an MLImage column for models trained on MLImage).</param>
+    public SegmentationTransformer WithPrediction(SegmentationPredictionOptions prediction, DataViewSchema? inputSchema = null)
+    {
+        ArgumentNullException.ThrowIfNull(prediction);
+        prediction.Validate();
+        var state = _model.State with { Prediction = prediction };
+        var blob = StateBlob.Create(state.Serialize());
+        var loaded = new SegmentationFactory.Loaded(state, _model.Model, _model);
+        inputSchema ??= SchemaOnlyView.ImageSchema(state.ImageColumn ?? SegmentationColumnNames.Image, state.Input?.Source == ImageSource.MLImage
+            ? new Microsoft.ML.Transforms.Image.ImageDataViewType(state.Input.Height, state.Input.Width)
+            : state.Input is { } input && !input.IsIdentity
+                ? new VectorDataViewType(input.Source == ImageSource.ByteVector ? NumberDataViewType.Byte : NumberDataViewType.Single,
+                    input.Interleaved ? new[] { input.InHeight, input.InWidth, input.InChannels } : new[] { input.InChannels, input.InHeight, input.InWidth })
+                : new VectorDataViewType(NumberDataViewType.Single, state.Channels, state.Height, state.Width));
+        var chain = FitChain(Plan(Columns, state, blob), inputSchema);
+        return new SegmentationTransformer(chain, blob, loaded) { _owner = false };
+    }
+
+    private bool _owner = true;
 
     /// <summary>The decoding rule this model uses (saved with it).</summary>
     public DecodingRule Decoding => _model.Rule;
@@ -61,11 +132,24 @@ public sealed class SegmentationTransformer : ChainBackedTransformer, IDisposabl
 
     private protected override IEnumerable<FittedInput> FittedInputs => [SegmentationInputCheck.Image(_model.State)];
 
+    /// <summary>
+    /// Typed convenience: probabilities and mask for one image of any size, predicted as <paramref name="prediction"/> says
+    /// (overlapping tiles blended at their borders for images larger than the tile, test-time augmentation).
+    /// </summary>
+    /// <param name="image">Planar pixels <c>[C, H, W]</c>, normalised as in training.</param>
+    /// <param name="channels">C.</param>
+    /// <param name="height">H.</param>
+    /// <param name="width">W.</param>
+    /// <param name="prediction">Tiles, blending and augmentation.</param>
+    public (float[] Probability, byte[] Mask) Predict(float[] image, int channels, int height, int width, SegmentationPredictionOptions prediction)
+        => _model.Predict(image, channels, height, width, prediction);
+
     /// <summary>Releases the network (the pipeline then reads it back from its saved bytes if it is used again).</summary>
     public void Dispose()
     {
         SegmentationFactory.Forget(_blob, _model);
-        _model.Model.Dispose();
+        foreach (var (_, blob, model) in _shapes.Values) SegmentationFactory.Forget(blob, model);
+        if (_owner) _model.Model.Dispose();
     }
 
     /// <summary>
@@ -97,39 +181,50 @@ public sealed class SegmentationTransformer : ChainBackedTransformer, IDisposabl
     /// <summary>The Fit result of a trainer: the plan carrying the trained network's state, and the transformer holding the network.</summary>
     internal static (MappingPlan Plan, Func<ITransformer, SegmentationTransformer> Wrap) FitPlan(SegmentationColumns columns, SegmentationState state, TrainedSegmentationModel model)
     {
-        state = state with { Weights = model.ToBytes(), ImageColumn = columns.Image };
+        state = state with { Weights = model.ToBytes(), ImageColumn = columns.Image, ProbabilityColumn = columns.Probability, PredictedMaskColumn = columns.PredictedMask };
         var blob = StateBlob.Create(state.Serialize());
         var loaded = new SegmentationFactory.Loaded(state, model);
         return (Plan(columns, state, blob), chain => new SegmentationTransformer(chain, blob, loaded));
     }
 
-    /// <summary>The plan with the shapes unknown, for GetOutputSchema.</summary>
-    internal static MappingPlan SchemaPlan(SegmentationColumns columns, int classCount, int channels)
+    /// <summary>The plan with the shapes unknown, for GetOutputSchema (<paramref name="imageColumnIsMLImage"/>: the image column holds MLImage).</summary>
+    internal static MappingPlan SchemaPlan(SegmentationColumns columns, int classCount, int channels, bool imageColumnIsMLImage = false)
     {
-        var state = new SegmentationState([], classCount == 2 ? DecodingRule.FixedThreshold.ToString() : DecodingRule.Argmax.ToString(), classCount, channels, 0, 0, "");
+        var input = imageColumnIsMLImage ? new ImageInputState(ImageSource.MLImage, false, 0, 0, 0, channels, null, null, ImageScaling.ZScore, null, 0, 0, 0) : null;
+        var state = new SegmentationState([], classCount == 2 ? DecodingRule.FixedThreshold.ToString() : DecodingRule.Argmax.ToString(), classCount, channels, 0, 0, "", Input: input);
         return Plan(columns, state, StateBlob.Create(state.Serialize()));
     }
 
     private static MappingPlan Plan(SegmentationColumns columns, SegmentationState state, byte[] blob)
     {
         int k = state.ClassCount == 2 ? 1 : state.ClassCount;
-        return SegmentationFactory.Plan(blob, [(columns.Image, SegmentationFactory.ImageColumn)],
+        IReadOnlyList<(string, string)> inputs = [(columns.Image, SegmentationFactory.ImageColumn)];
+        IReadOnlyList<(string, string, DataViewType?)> outputs =
         [
             (SegmentationFactory.ProbabilityColumn, columns.Probability, SchemaChecks.ShapedType(NumberDataViewType.Single, k, state.Height, state.Width)),
             (SegmentationFactory.MaskColumn, columns.PredictedMask, SchemaChecks.MaskType(state.Height, state.Width)),
-        ]);
+        ];
+        return state.Input?.Source == ImageSource.MLImage
+            ? SegmentationFactory.PlanFromImages(blob, inputs, outputs) // the MLImage column reaches the mapping as ExtractPixels' [3, H, W]
+            : SegmentationFactory.Plan(blob, inputs, outputs);
     }
 }
 
 /// <summary>The columns of a segmentation transformer.</summary>
 internal sealed record SegmentationColumns(string Image, string Probability, string PredictedMask);
 
-/// <summary>What a segmentation transformer saves: weights, decoding rule, shapes and (since issue 11) its image column.</summary>
-internal sealed record SegmentationState(byte[] Weights, string Rule, int ClassCount, int Channels, int Height, int Width, string Report, string? ImageColumn = null)
+/// <summary>
+/// What a segmentation transformer saves: weights, decoding rule, shapes, (since issue 11) its image column, and (since
+/// issue 13) how its image column becomes the planar float image (null: it already is) and how it predicts (tiles, TTA).
+/// </summary>
+internal sealed record SegmentationState(byte[] Weights, string Rule, int ClassCount, int Channels, int Height, int Width, string Report, string? ImageColumn = null,
+    ImageInputState? Input = null, SegmentationPredictionOptions? Prediction = null, string? ProbabilityColumn = null, string? PredictedMaskColumn = null)
 {
+    private static readonly JsonSerializerOptions HeaderJson = new() { Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() } };
+
     public byte[] Serialize()
     {
-        var header = JsonSerializer.SerializeToUtf8Bytes(this with { Weights = [] });
+        var header = JsonSerializer.SerializeToUtf8Bytes(this with { Weights = [] }, HeaderJson);
         using var ms = new MemoryStream();
         using var w = new BinaryWriter(ms);
         w.Write(header.Length);
@@ -145,7 +240,7 @@ internal sealed record SegmentationState(byte[] Weights, string Rule, int ClassC
         try
         {
             using var r = new BinaryReader(new MemoryStream(payload));
-            var header = JsonSerializer.Deserialize<SegmentationState>(r.ReadBytes(r.ReadInt32()))
+            var header = JsonSerializer.Deserialize<SegmentationState>(r.ReadBytes(r.ReadInt32()), HeaderJson)
                 ?? throw new InvalidDataException("Segmentation state header is empty.");
             int n = r.ReadInt32();
             var weights = r.ReadBytes(n);
@@ -169,17 +264,20 @@ internal sealed class SegmentationFactory : StateMappingFactory<SegmentationFact
     internal const string MaskColumn = "__NoisySeg_Seg_Mask";
 
     /// <summary>A decoded state: the network, its decoding rule, and a lock (a network is not thread-safe).</summary>
-    internal sealed class Loaded(SegmentationState state, TrainedSegmentationModel model)
+    internal sealed class Loaded(SegmentationState state, TrainedSegmentationModel model, Loaded? sharing = null)
     {
         public SegmentationState State { get; } = state;
         public TrainedSegmentationModel Model { get; } = model;
         public DecodingRule Rule { get; } = DecodingRule.Parse(state.Rule);
-        private readonly object _gate = new();
+        private readonly object _gate = sharing?._gate ?? new(); // one lock per network, whichever state serves it
 
         public (float[] Probability, byte[] Mask) Predict(float[] image, int channels, int height, int width)
+            => Predict(image, channels, height, width, State.Prediction ?? SegmentationPredictionOptions.WholeImage);
+
+        public (float[] Probability, byte[] Mask) Predict(float[] image, int channels, int height, int width, SegmentationPredictionOptions prediction)
         {
             float[] p;
-            lock (_gate) p = Model.PredictProbabilities(image, channels, height, width);
+            lock (_gate) p = Model.PredictProbabilities(image, channels, height, width, prediction);
             var mask = new byte[height * width];
             Rule.Decode(p, State.ClassCount == 2 ? 1 : State.ClassCount, mask);
             return (p, mask);
@@ -207,8 +305,9 @@ internal sealed class SegmentationFactory : StateMappingFactory<SegmentationFact
     protected override void Map(Input input, Output output, Loaded model)
     {
         var s = model.State;
-        SchemaChecks.RequireFittedSize(input.Image.Length, s.Channels, s.Height, s.Width, "Image", "segmentation model", s.ImageColumn, SegmentationInputCheck.Hint(s));
-        (output.Probability, output.Mask) = model.Predict(input.Image, s.Channels, s.Height, s.Width);
+        var image = s.Input is { IsIdentity: false } conversion ? conversion.AsExtractedPixels().FromVector(input.Image, "image") : input.Image;
+        SchemaChecks.RequireFittedSize(image.Length, s.Channels, s.Height, s.Width, "Image", "segmentation model", s.ImageColumn, SegmentationInputCheck.Hint(s));
+        (output.Probability, output.Mask) = model.Predict(image, s.Channels, s.Height, s.Width);
     }
 
     internal sealed class Input : IStateRow
@@ -221,5 +320,38 @@ internal sealed class SegmentationFactory : StateMappingFactory<SegmentationFact
     {
         [ColumnName(ProbabilityColumn), VectorType] public float[] Probability { get; set; } = [];
         [ColumnName(MaskColumn), VectorType] public byte[] Mask { get; set; } = [];
+    }
+}
+
+/// <summary>An empty data view with a given schema: what the trivial estimators of a chain are fitted on when only the schema matters.</summary>
+internal sealed class SchemaOnlyView(DataViewSchema schema) : IDataView
+{
+    public DataViewSchema Schema { get; } = schema;
+
+    public bool CanShuffle => false;
+
+    public long? GetRowCount() => 0;
+
+    public DataViewRowCursor GetRowCursor(IEnumerable<DataViewSchema.Column> columnsNeeded, Random? rand = null) => new EmptyCursor(Schema);
+
+    public DataViewRowCursor[] GetRowCursorSet(IEnumerable<DataViewSchema.Column> columnsNeeded, int n, Random? rand = null) => [new EmptyCursor(Schema)];
+
+    /// <summary>A schema of one column.</summary>
+    public static DataViewSchema ImageSchema(string column, DataViewType type)
+    {
+        var builder = new DataViewSchema.Builder();
+        builder.AddColumn(column, type);
+        return builder.ToSchema();
+    }
+
+    private sealed class EmptyCursor(DataViewSchema schema) : DataViewRowCursor
+    {
+        public override DataViewSchema Schema { get; } = schema;
+        public override long Position => -1;
+        public override long Batch => 0;
+        public override bool MoveNext() => false;
+        public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column) => throw new InvalidOperationException("The view has no rows.");
+        public override ValueGetter<DataViewRowId> GetIdGetter() => (ref DataViewRowId id) => throw new InvalidOperationException("The view has no rows.");
+        public override bool IsColumnActive(DataViewSchema.Column column) => true;
     }
 }

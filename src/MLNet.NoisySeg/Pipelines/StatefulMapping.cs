@@ -35,9 +35,10 @@ internal static class StatefulMapping
     /// <param name="mapping">The compute action (the same instance the factory returns).</param>
     /// <param name="contractName">The compute factory's contract name.</param>
     /// <param name="outputs">Internal output column -> user output column, with its shaped type for the live pipeline.</param>
+    /// <param name="extractPixels">The inputs are MLImage columns: each reaches its internal column as ExtractPixels output (planar RGB floats).</param>
     public static IEstimator<ITransformer> Build<TSrc, TDst>(TransformsCatalog catalog, byte[] state,
         IReadOnlyList<(string User, string Internal)> inputs, Action<TSrc, TDst> mapping, string contractName,
-        IReadOnlyList<(string Internal, string User, DataViewType? Type)> outputs)
+        IReadOnlyList<(string Internal, string User, DataViewType? Type)> outputs, bool extractPixels = false)
         where TSrc : class, new()
         where TDst : class, new()
     {
@@ -45,7 +46,11 @@ internal static class StatefulMapping
         chain = chain.Append(catalog.Conversion.MapValue(StateColumn,
             new[] { new KeyValuePair<string, byte[]>(Key, state) }, KeyColumn));
         foreach (var (user, intern) in inputs)
-            chain = chain.Append(catalog.CopyColumns(intern, user));
+            chain = extractPixels
+                // An MLImage column reaches the mapping as ML.NET's own planar RGB pixels [3, H, W] (values 0-255): a CustomMapping
+                // cannot take MLImage members (their type depends on the image size), and ExtractPixels is saved and loaded as usual.
+                ? chain.Append(catalog.ExtractPixels(intern, user, Microsoft.ML.Transforms.Image.ImagePixelExtractingEstimator.ColorBits.Rgb, interleavePixelColors: false, outputAsFloatArray: true))
+                : chain.Append(catalog.CopyColumns(intern, user));
         SchemaDefinition? outDef = null;
         if (outputs.Any(o => o.Type is not null))
         {
@@ -61,6 +66,16 @@ internal static class StatefulMapping
         drop.AddRange(outputs.Select(o => o.Internal));
         return chain.Append(catalog.DropColumns(drop.Distinct().ToArray()));
     }
+
+    /// <summary>
+    /// The saved form of a training-only step (<see cref="ChainBackedTransformer"/>): the state key and the state map, whose
+    /// columns are dropped again. It reads no input column and adds none, so a loaded pipeline never asks for the step's
+    /// input (e.g. a clean mask at scoring time), while the zip still records the step's settings.
+    /// </summary>
+    public static IEstimator<ITransformer> StateOnly(TransformsCatalog catalog, byte[] state)
+        => catalog.CustomMapping(StateKeyFactory.Mapping, StateKeyFactory.ContractName)
+            .Append(catalog.Conversion.MapValue(StateColumn, new[] { new KeyValuePair<string, byte[]>(Key, state) }, KeyColumn))
+            .Append(catalog.DropColumns(KeyColumn, StateColumn));
 
     /// <summary>
     /// The state bytes of a chain built by <see cref="Build{TSrc, TDst}"/> and loaded back from a zip (its first two
@@ -124,6 +139,8 @@ internal sealed class StateKeyFactory : CustomMappingFactory<StateKeyInput, Stat
 public abstract class ChainBackedTransformer : ITransformer
 {
     private readonly ITransformer _inner;
+    private readonly ITransformer? _scoring;
+    private readonly string? _trainingInput;
 
     /// <summary>Wraps a fitted chain.</summary>
     /// <param name="inner">The fitted public-API chain.</param>
@@ -131,6 +148,29 @@ public abstract class ChainBackedTransformer : ITransformer
     {
         _inner = inner ?? throw new ArgumentNullException(nameof(inner));
     }
+
+    /// <summary>
+    /// Wraps the fitted chain of a training-only step, like a trainer's label: it runs <paramref name="inner"/> when the
+    /// input has <paramref name="trainingInput"/> and passes the data through unchanged when it has not (scoring), and it
+    /// saves <paramref name="scoring"/> (<see cref="StatefulMapping.StateOnly"/>), which reads no column, so a loaded
+    /// pipeline never asks for that input.
+    /// </summary>
+    /// <param name="inner">The fitted public-API chain.</param>
+    /// <param name="scoring">The fitted pass-through chain: what is saved, and what runs without <paramref name="trainingInput"/>;
+    /// null when the step is not training-only (then <paramref name="inner"/> is saved and always runs).</param>
+    /// <param name="trainingInput">The input column only training data has (e.g. the clean mask).</param>
+    private protected ChainBackedTransformer(ITransformer inner, ITransformer? scoring, string trainingInput) : this(inner)
+    {
+        _scoring = scoring; // null: not training-only, the chain itself is saved and always runs
+        _trainingInput = trainingInput ?? throw new ArgumentNullException(nameof(trainingInput));
+    }
+
+    /// <summary>True when this step only runs on training data (its saved form passes data through).</summary>
+    public bool IsTrainingOnly => _scoring is not null;
+
+    /// <summary>The chain that runs on data of this schema.</summary>
+    private protected virtual ITransformer ChainFor(DataViewSchema inputSchema)
+        => _scoring is not null && inputSchema.GetColumnOrNull(_trainingInput!) is null ? _scoring : _inner;
 
     /// <inheritdoc />
     public bool IsRowToRowMapper => _inner.IsRowToRowMapper;
@@ -142,12 +182,16 @@ public abstract class ChainBackedTransformer : ITransformer
     /// </summary>
     private protected virtual IEnumerable<FittedInput> FittedInputs => [];
 
+    /// <summary>The fitted inputs to check for data of <paramref name="inputSchema"/> (by default <see cref="FittedInputs"/>; a
+    /// transform that serves other shapes too leaves those out).</summary>
+    private protected virtual IEnumerable<FittedInput> FittedInputsFor(DataViewSchema inputSchema) => FittedInputs;
+
     /// <inheritdoc />
     /// <exception cref="ArgumentException">An input column has another size than the transform was fitted on (ParamName "inputSchema").</exception>
     public DataViewSchema GetOutputSchema(DataViewSchema inputSchema)
     {
         CheckInput(inputSchema, nameof(inputSchema));
-        return _inner.GetOutputSchema(inputSchema);
+        return ChainFor(inputSchema).GetOutputSchema(inputSchema);
     }
 
     /// <inheritdoc />
@@ -155,7 +199,7 @@ public abstract class ChainBackedTransformer : ITransformer
     public IRowToRowMapper GetRowToRowMapper(DataViewSchema inputSchema)
     {
         CheckInput(inputSchema, nameof(inputSchema));
-        return _inner.GetRowToRowMapper(inputSchema);
+        return ChainFor(inputSchema).GetRowToRowMapper(inputSchema);
     }
 
     /// <inheritdoc />
@@ -164,17 +208,17 @@ public abstract class ChainBackedTransformer : ITransformer
     {
         ArgumentNullException.ThrowIfNull(input);
         CheckInput(input.Schema, nameof(input));
-        return _inner.Transform(input);
+        return ChainFor(input.Schema).Transform(input);
     }
 
     private void CheckInput(DataViewSchema schema, string paramName)
     {
         ArgumentNullException.ThrowIfNull(schema, paramName);
-        foreach (var input in FittedInputs) input.Check(schema, paramName);
+        foreach (var input in FittedInputsFor(schema)) input.Check(schema, paramName);
     }
 
     /// <inheritdoc />
-    void ICanSaveModel.Save(ModelSaveContext ctx) => ((ICanSaveModel)_inner).Save(ctx);
+    void ICanSaveModel.Save(ModelSaveContext ctx) => ((ICanSaveModel)(_scoring ?? _inner)).Save(ctx);
 }
 
 /// <summary>A column a fitted transform reads, with the shape it was fitted on (<see cref="ChainBackedTransformer"/> checks it).</summary>
@@ -215,13 +259,13 @@ internal abstract class MappingPlan
 
 /// <summary>A <see cref="MappingPlan"/> of a mapping from <typeparamref name="TSrc"/> rows to <typeparamref name="TDst"/> rows.</summary>
 internal sealed class MappingPlan<TSrc, TDst>(byte[] state, IReadOnlyList<(string User, string Internal)> inputs, Action<TSrc, TDst> mapping,
-    string contractName, IReadOnlyList<(string Internal, string User, DataViewType? Type)> outputs) : MappingPlan
+    string contractName, IReadOnlyList<(string Internal, string User, DataViewType? Type)> outputs, bool extractPixels = false) : MappingPlan
     where TSrc : class, new()
     where TDst : class, new()
 {
     /// <inheritdoc />
     public override IEstimator<ITransformer> Build(TransformsCatalog catalog)
-        => StatefulMapping.Build(catalog, state, inputs, mapping, contractName, outputs);
+        => StatefulMapping.Build(catalog, state, inputs, mapping, contractName, outputs, extractPixels);
 }
 
 /// <summary>A mapping's input row: every one carries the transform's state bytes in <see cref="StatefulMapping.StateColumn"/>.</summary>
@@ -271,6 +315,15 @@ internal abstract class StateMappingFactory<TSelf, TSrc, TDst, TState> : CustomM
     public static MappingPlan<TSrc, TDst> Plan(byte[] state, IReadOnlyList<(string User, string Internal)> inputs,
         IReadOnlyList<(string Internal, string User, DataViewType? Type)> outputs)
         => new(state, inputs, Mapping, Instance.Contract, outputs);
+
+    /// <summary>
+    /// The plan of a mapping whose input columns hold <c>MLImage</c>s: each reaches the mapping's float input as ML.NET's
+    /// <c>ExtractPixels</c> output, planar RGB <c>[3, H, W]</c> with values 0-255 (the state must expect that layout,
+    /// <see cref="ImageInputState.AsExtractedPixels"/>).
+    /// </summary>
+    public static MappingPlan<TSrc, TDst> PlanFromImages(byte[] state, IReadOnlyList<(string User, string Internal)> inputs,
+        IReadOnlyList<(string Internal, string User, DataViewType? Type)> outputs)
+        => new(state, inputs, Mapping, Instance.Contract, outputs, extractPixels: true);
 
     /// <summary>The decoded state of <paramref name="blob"/> (decoded once per content).</summary>
     public static TState Get(byte[] blob) => Cache.Get(blob);

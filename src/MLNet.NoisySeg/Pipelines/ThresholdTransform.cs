@@ -16,14 +16,19 @@ public sealed record OtsuThresholdOptions
     /// <summary>Output mask column <c>Vector&lt;Byte, H, W&gt;</c> (1 = foreground). Default "PredictedMask".</summary>
     public string OutputColumnName { get; init; } = SegmentationColumnNames.PredictedMask;
 
-    /// <summary>Which side of the threshold is foreground. Default Bright.</summary>
-    public ThresholdPolarity Polarity { get; init; } = ThresholdPolarity.Bright;
+    /// <summary>
+    /// Which side of the threshold is foreground. Default <see cref="ThresholdPolarity.Auto"/>: decided at Fit from the
+    /// training images (the side of Otsu's threshold that holds fewer pixels, summed over all images, is the structure:
+    /// Bright for nuclei on a dark field, Dark for EM membranes) and recorded in the model (<see cref="ThresholdTransformer.Polarity"/>).
+    /// Set Bright or Dark when you know it, e.g. when the structure covers most of the image.
+    /// </summary>
+    public ThresholdPolarity Polarity { get; init; } = ThresholdPolarity.Auto;
 
     /// <summary>Checks every option; throws naming the first bad one.</summary>
     public void Validate()
     {
         OptionChecks.Columns((InputColumnName, nameof(InputColumnName)), (OutputColumnName, nameof(OutputColumnName)));
-        if (!Enum.IsDefined(Polarity)) throw new ArgumentOutOfRangeException(nameof(Polarity), Polarity, "Polarity must be Bright or Dark.");
+        if (!Enum.IsDefined(Polarity)) throw new ArgumentOutOfRangeException(nameof(Polarity), Polarity, "Polarity must be Bright, Dark or Auto.");
     }
 }
 
@@ -42,8 +47,13 @@ public sealed record AdaptiveThresholdOptions
     /// <summary>Subtracted from the local mean (OpenCV's C), in image units. Default 0.</summary>
     public double Offset { get; init; }
 
-    /// <summary>Which side of the threshold is foreground. Default Bright.</summary>
-    public ThresholdPolarity Polarity { get; init; } = ThresholdPolarity.Bright;
+    /// <summary>
+    /// Which side of the threshold is foreground. Default <see cref="ThresholdPolarity.Auto"/>: decided at Fit from the
+    /// training images (the side of Otsu's threshold that holds fewer pixels, summed over all images, is the structure:
+    /// Bright for nuclei on a dark field, Dark for EM membranes) and recorded in the model (<see cref="ThresholdTransformer.Polarity"/>).
+    /// Set Bright or Dark when you know it, e.g. when the structure covers most of the image.
+    /// </summary>
+    public ThresholdPolarity Polarity { get; init; } = ThresholdPolarity.Auto;
 
     /// <summary>Checks every option; throws naming the first bad one.</summary>
     public void Validate()
@@ -51,7 +61,7 @@ public sealed record AdaptiveThresholdOptions
         OptionChecks.Columns((InputColumnName, nameof(InputColumnName)), (OutputColumnName, nameof(OutputColumnName)));
         if (!double.IsFinite(Sigma) || Sigma <= 0 || Sigma > 1000) throw new ArgumentOutOfRangeException(nameof(Sigma), Sigma, "Sigma must be a number in (0, 1000].");
         if (!double.IsFinite(Offset)) throw new ArgumentOutOfRangeException(nameof(Offset), Offset, "Offset must be a finite number.");
-        if (!Enum.IsDefined(Polarity)) throw new ArgumentOutOfRangeException(nameof(Polarity), Polarity, "Polarity must be Bright or Dark.");
+        if (!Enum.IsDefined(Polarity)) throw new ArgumentOutOfRangeException(nameof(Polarity), Polarity, "Polarity must be Bright, Dark or Auto.");
     }
 }
 
@@ -101,7 +111,21 @@ public sealed class ThresholdEstimator : NoisySegEstimator<ThresholdTransformer>
     {
         var (c, h, w) = SchemaChecks.ImageShape(input.Schema[_input], null, null);
         var state = _method with { Channels = c, Height = h, Width = w };
+        if (state.Polarity == ThresholdPolarity.Auto) state = state with { Polarity = ResolvePolarity(input, c, h, w) };
         return (Plan(state), chain => new ThresholdTransformer(chain, state));
+    }
+
+    /// <summary><see cref="ThresholdPolarity.Auto"/> over the whole data: the side of each image's Otsu threshold with fewer pixels in total.</summary>
+    private ThresholdPolarity ResolvePolarity(IDataView input, int c, int h, int w)
+    {
+        long above = 0, total = 0;
+        foreach (var item in SegmentationDataView.ReadItems(input, _input, null, null))
+        {
+            var (a, t) = ThresholdBaselines.CountAboveOtsu(item.Image, c, h, w);
+            above += a;
+            total += t;
+        }
+        return 2 * above <= total ? ThresholdPolarity.Bright : ThresholdPolarity.Dark;
     }
 
     private protected override MappingPlan SchemaPlan() => Plan(_method);
@@ -119,6 +143,9 @@ public sealed class ThresholdTransformer : ChainBackedTransformer
     private readonly ThresholdState _state;
 
     internal ThresholdTransformer(ITransformer chain, ThresholdState state) : base(chain) => _state = state;
+
+    /// <summary>Which side of the threshold is foreground (Bright or Dark; <see cref="ThresholdPolarity.Auto"/> was decided at Fit).</summary>
+    public ThresholdPolarity Polarity => _state.Polarity;
 
     /// <summary>Image channels the transform was fitted on.</summary>
     public int Channels => _state.Channels;

@@ -72,8 +72,21 @@ public sealed record UNetSegmentationTrainerOptions
     /// </summary>
     public IDataView? ValidationData { get; init; }
 
-    /// <summary>Progress of training (per step).</summary>
+    /// <summary>
+    /// How the fitted model predicts each image: whole (null, the default) or by overlapping tiles blended at their borders,
+    /// optionally with test-time augmentation (<see cref="SegmentationPredictionOptions"/>). Saved with the model; a loaded
+    /// model can switch with <see cref="SegmentationTransformer.WithPrediction"/>.
+    /// </summary>
+    public SegmentationPredictionOptions? Prediction { get; init; }
+
+    /// <summary>Progress of training (per step). Training also reports to <c>MLContext.Log</c> (see <see cref="LogEvery"/>).</summary>
     public IProgress<TrainingProgress>? Progress { get; init; }
+
+    /// <summary>
+    /// Steps between training messages on <c>MLContext.Log</c> (loss, learning rate, validation metrics, elapsed time and
+    /// ETA), as ML.NET's own trainers report through the context; 0 (default) = about 20 messages per training.
+    /// </summary>
+    public int LogEvery { get; init; }
 
     /// <summary>Cancels Fit between steps (a checkpoint is written when Trainer.CheckpointPath is set).</summary>
     public CancellationToken CancellationToken { get; init; }
@@ -97,7 +110,9 @@ public sealed record UNetSegmentationTrainerOptions
     /// </summary>
     public Func<int, TrainedSegmentationModel, IReadOnlyDictionary<string, double>>? ValidationCallback { get; init; }
 
-    /// <summary>Checks every option; throws naming the first bad one.</summary>
+    /// <summary>
+    /// Checks every option, after filling in what is inferred (see <see cref="Resolve"/>); throws naming the first bad one.
+    /// </summary>
     public void Validate()
     {
         OptionChecks.Columns((ImageColumnName, nameof(ImageColumnName)), (LabelColumnName, nameof(LabelColumnName)),
@@ -105,10 +120,54 @@ public sealed record UNetSegmentationTrainerOptions
         if (ClassCount is < 2 or > MaskConventions.MaxClassCount)
             throw new ArgumentOutOfRangeException(nameof(ClassCount), ClassCount, $"ClassCount must be in [2, {MaskConventions.MaxClassCount}].");
         ArgumentNullException.ThrowIfNull(Trainer, nameof(Trainer));
+        ArgumentNullException.ThrowIfNull(Trainer.Network, "Trainer.Network");
+        Resolve().ValidateResolved();
+    }
+
+    /// <summary>
+    /// These options with what the catalog's simple overload infers filled in, as the trainer uses them. Left at their
+    /// defaults, <c>Trainer.Network.OutputChannels</c> (1) becomes what <see cref="ClassCount"/> needs (1 logit for binary,
+    /// ClassCount logits otherwise), <c>Trainer.Loss</c> (Bce) becomes CrossEntropy for more than two classes, and (at Fit,
+    /// given <paramref name="imageChannels"/>) <c>Trainer.Network.InputChannels</c> (1) becomes the image column's channel
+    /// count. A value set to something else that contradicts ClassCount or the data is an error naming both.
+    /// </summary>
+    /// <param name="imageChannels">The image column's channel count, when known.</param>
+    /// <exception cref="ArgumentException">An option set explicitly contradicts ClassCount or the image channels.</exception>
+    public UNetSegmentationTrainerOptions Resolve(int? imageChannels = null)
+    {
+        ArgumentNullException.ThrowIfNull(Trainer, nameof(Trainer));
+        ArgumentNullException.ThrowIfNull(Trainer.Network, "Trainer.Network");
+        var network = Trainer.Network;
+        var loss = Trainer.Loss;
         int expected = ClassCount == 2 ? 1 : ClassCount;
-        if (Trainer.Network.OutputChannels != expected)
-            throw new ArgumentException($"Trainer.Network.OutputChannels is {Trainer.Network.OutputChannels}; ClassCount {ClassCount} needs {expected} (1 logit for binary).", nameof(Trainer));
+        if (network.OutputChannels != expected)
+        {
+            if (network.OutputChannels != DefaultChannels)
+                throw new ArgumentException($"Trainer.Network.OutputChannels is {network.OutputChannels}; ClassCount {ClassCount} needs {expected} (1 logit for binary). " +
+                    $"Leave it at its default ({DefaultChannels}) to have it set from ClassCount.", nameof(Trainer));
+            network = network with { OutputChannels = expected };
+        }
+        if (ClassCount > 2 && loss == LossKind.Bce) loss = LossKind.CrossEntropy;
+        if (!SegmentationLoss.Supports(loss, expected))
+            throw new ArgumentException($"Trainer.Loss {loss} is a {(expected == 1 ? "multi-class" : "binary")} loss; ClassCount {ClassCount} needs " +
+                (expected == 1 ? "Bce, BceSoftIoU, BceDice or DmiSoftIoU." : "CrossEntropy or CrossEntropyDice (Bce, the default, becomes CrossEntropy by itself)."), nameof(Trainer));
+        if (imageChannels is int c && c != network.InputChannels)
+        {
+            if (network.InputChannels != DefaultChannels)
+                throw new ArgumentException($"The image column '{ImageColumnName}' has {c} channels; Trainer.Network.InputChannels is {network.InputChannels}. " +
+                    $"Leave InputChannels at its default ({DefaultChannels}) to take it from the image column.", nameof(Trainer));
+            network = network with { InputChannels = c };
+        }
+        return network == Trainer.Network && loss == Trainer.Loss ? this : this with { Trainer = Trainer with { Network = network, Loss = loss } };
+    }
+
+    private const int DefaultChannels = 1;
+
+    private void ValidateResolved()
+    {
         Trainer.Validate();
+        Prediction?.Validate();
+        if (LogEvery < 0) throw new ArgumentOutOfRangeException(nameof(LogEvery), LogEvery, "LogEvery must be at least 0 (0 = about 20 messages per training).");
         if (!Enum.IsDefined(Decoding)) throw new ArgumentOutOfRangeException(nameof(Decoding), Decoding, "Unknown decoding.");
         if (Decoding == SegmentationDecoding.ValidationSweep && ValidationData is null)
             throw new ArgumentException("ValidationSweep decoding needs ValidationData with clean masks.", nameof(ValidationData));
@@ -136,12 +195,7 @@ public sealed record UNetSegmentationTrainerOptions
         LabelColumnName = labelColumnName,
         ClassCount = classCount,
         Decoding = decoding,
-        Trainer = new SegmentationTrainerOptions
-        {
-            Network = new UNetOptions { InputChannels = 1, OutputChannels = classCount == 2 ? 1 : classCount },
-            Loss = classCount == 2 ? LossKind.Bce : LossKind.CrossEntropy,
-            Epochs = epochs,
-        },
+        Trainer = new SegmentationTrainerOptions { Epochs = epochs }, // network outputs, loss and input channels: Resolve
     };
 
     /// <summary>The trainer options on the context's device (<c>MLContext.GpuDeviceId</c>/<c>FallbackToCpu</c>) unless they name one.</summary>
@@ -158,38 +212,86 @@ public sealed record UNetSegmentationTrainerOptions
 public sealed class UNetSegmentationTrainer : NoisySegEstimator<SegmentationTransformer>
 {
     private readonly UNetSegmentationTrainerOptions _options;
-    private readonly bool _inferInputChannels;
+    private readonly MLContext _mlContext;
 
-    internal UNetSegmentationTrainer(MLContext mlContext, UNetSegmentationTrainerOptions options, bool inferInputChannels = false) : base(mlContext.Transforms)
+    internal UNetSegmentationTrainer(MLContext mlContext, UNetSegmentationTrainerOptions options) : base(mlContext.Transforms)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
+        options = options.Resolve();
         _options = options with { Trainer = UNetSegmentationTrainerOptions.OnContextDevice(options.Trainer, mlContext) };
-        _inferInputChannels = inferInputChannels;
+        _mlContext = mlContext;
     }
 
-    /// <summary>The options.</summary>
+    /// <summary>The options, with what is inferred from ClassCount filled in (<see cref="UNetSegmentationTrainerOptions.Resolve"/>;
+    /// the input channels are taken from the image column at Fit).</summary>
     public UNetSegmentationTrainerOptions Options => _options;
+
+    private const string LabelHint = " The label column holds class-index masks [H, W] (bytes); convert mask images or files with mlContext.Transforms.ConvertMaskToClassIndices.";
 
     private protected override IEnumerable<InputColumn> InputColumns =>
     [
-        new(_options.ImageColumnName, NumberDataViewType.Single, "image"),
-        new(_options.LabelColumnName, NumberDataViewType.Byte, "label (mask)"),
+        new(_options.LabelColumnName, NumberDataViewType.Byte, "label (mask)", LabelHint),
     ];
 
     private protected override MappingPlan SchemaPlan() => SegmentationTransformer.SchemaPlan(Columns(_options), _options.ClassCount, _options.Trainer.Network.InputChannels);
+
+    private protected override MappingPlan SchemaPlan(SchemaShape inputSchema)
+    {
+        var image = inputSchema.FirstOrDefault(c => c.Name == _options.ImageColumnName);
+        if (image.Name is null)
+            throw new ArgumentOutOfRangeException(nameof(inputSchema), _options.ImageColumnName,
+                $"The image column '{_options.ImageColumnName}' was not found in the input schema (columns: {string.Join(", ", inputSchema.Select(c => c.Name))}).");
+        bool mlImage = image.ItemType is Microsoft.ML.Transforms.Image.ImageDataViewType;
+        if (!mlImage && (image.Kind == SchemaShape.Column.VectorKind.Scalar || image.ItemType != NumberDataViewType.Single))
+            throw new ArgumentException(ImageKindMessage(_options.ImageColumnName, image.ItemType is TextDataViewType, $"{image.ItemType} ({image.Kind})"), nameof(inputSchema));
+        return SegmentationTransformer.SchemaPlan(Columns(_options), _options.ClassCount, _options.Trainer.Network.InputChannels, mlImage);
+    }
+
+    private static string ImageKindMessage(string column, bool text, string type) => text
+        ? $"The image column '{column}' holds text (file paths?); the trainer reads images. Put mlContext.Transforms.LoadSegmentationImage(\"Image\", \"{column}\") " +
+          "before it (it decodes, resizes and normalises the files, and is saved with the model)."
+        : $"The image column '{column}' is {type}; the trainer reads a float vector [C, H, W] (or [H, W, C] as ExtractPixels interleaves) or an MLImage. " +
+          $"Put mlContext.Transforms.NormalizeSegmentationImage(\"Image\", \"{column}\") before it.";
+
+    /// <summary>
+    /// How the trainer reads its image column: planar float vectors as they are (null); interleaved float vectors into
+    /// planar layout, values as they are; MLImage columns into planar floats with the per-image z-score (as
+    /// NormalizeSegmentationImage does by default). The conversion is saved with the model.
+    /// </summary>
+    internal static ImageInputState? ImageConversion(IDataView data, string column, string role)
+    {
+        var col = data.Schema.GetColumnOrNull(column)
+            ?? throw new ArgumentOutOfRangeException(nameof(data), column, $"The {role} column '{column}' was not found in the input schema (columns: {string.Join(", ", data.Schema.Select(c => c.Name))}).");
+        switch (col.Type)
+        {
+            case TextDataViewType:
+                throw new ArgumentException(ImageKindMessage(column, true, ""), nameof(data));
+            case Microsoft.ML.Transforms.Image.ImageDataViewType:
+            {
+                var state = ImageColumns.Describe(col, role + " column", 0, ImageScaling.ZScore, null, null, null, null, null, 0, "");
+                return ImageRows.Settle(data, col, state);
+            }
+            case VectorDataViewType { ItemType: var item } when item == NumberDataViewType.Single:
+            {
+                var state = ImageColumns.Describe(col, role + " column", 0, ImageScaling.None, null, null, null, null, null, 0,
+                    " The trainer has no size option: give the column its shape, or prepare it with NormalizeSegmentationImage (InputHeight, InputWidth).");
+                return state.IsIdentity ? null : state;
+            }
+            default:
+                throw new ArgumentException(ImageKindMessage(column, false, col.Type.ToString() ?? "an unknown type"), nameof(data));
+        }
+    }
 
     internal static SegmentationColumns Columns(UNetSegmentationTrainerOptions o) => new(o.ImageColumnName, o.ProbabilityColumnName, o.PredictedLabelColumnName);
 
     private protected override (MappingPlan Plan, Func<ITransformer, SegmentationTransformer> Wrap) FitPlan(IDataView input)
     {
         var o = _options;
-        var (c, h, w) = SchemaChecks.ImageShape(input.Schema[o.ImageColumnName], null, null);
-        if (_inferInputChannels && c != o.Trainer.Network.InputChannels)
-            o = o with { Trainer = o.Trainer with { Network = o.Trainer.Network with { InputChannels = c } } };
-        if (c != o.Trainer.Network.InputChannels)
-            throw new ArgumentException($"The image column '{o.ImageColumnName}' has {c} channels; Trainer.Network.InputChannels is {o.Trainer.Network.InputChannels}.", nameof(input));
-        var samples = SegmentationDataView.ReadItems(input, o.ImageColumnName, o.LabelColumnName,
+        var conversion = ImageConversion(input, o.ImageColumnName, "image");
+        var (c, h, w) = conversion is { } cv ? (cv.Channels, cv.Height, cv.Width) : SchemaChecks.ImageShape(input.Schema[o.ImageColumnName], null, null);
+        o = o.Resolve(c);
+        var samples = SegmentationDataView.ReadItems(input, o.ImageColumnName, conversion, c, h, w, o.LabelColumnName,
             input.Schema.GetColumnOrNull(o.NameColumnName) is null ? null : o.NameColumnName);
         CheckLabels(samples, o.ClassCount, o.LabelColumnName, "input");
 
@@ -217,12 +319,17 @@ public sealed class UNetSegmentationTrainer : NoisySegEstimator<SegmentationTran
                 return metrics;
             };
         }
-        var model = SegmentationTrainer.Train(samples, o.Trainer, o.Progress, o.CancellationToken, validate, maskProvider);
+        using var log = new TrainingLog(_mlContext, nameof(UNetSegmentationTrainer), o.LogEvery, o.Progress);
+        log.Info(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"training a U-Net on {samples.Count} images {c}x{h}x{w}, {o.ClassCount} classes, loss {o.Trainer.Loss}, labels '{o.LabelColumnName}'"));
+        var model = SegmentationTrainer.Train(samples, o.Trainer, log, o.CancellationToken, validate, maskProvider);
         try
         {
             var (rule, report) = ChooseDecoding(o, model, samples, validation, c, h, w);
             if (model.EarlyStoppingResult is { } outcome) report += "; " + outcome;
-            return SegmentationTransformer.FitPlan(Columns(o), new SegmentationState([], rule.ToString(), o.ClassCount, c, h, w, report), model);
+            log.Info("decoding: " + report);
+            return SegmentationTransformer.FitPlan(Columns(o), new SegmentationState([], rule.ToString(), o.ClassCount, c, h, w, report,
+                Input: conversion, Prediction: o.Prediction), model);
         }
         catch
         {
@@ -234,12 +341,12 @@ public sealed class UNetSegmentationTrainer : NoisySegEstimator<SegmentationTran
     private static IReadOnlyList<SegmentationItem> ReadValidation(UNetSegmentationTrainerOptions o, int channels)
     {
         var data = o.ValidationData!;
-        var imageCol = SchemaChecks.RequireVector(data.Schema, o.ImageColumnName, NumberDataViewType.Single, "validation image");
-        SchemaChecks.RequireVector(data.Schema, o.LabelColumnName, NumberDataViewType.Byte, "validation label (mask)");
-        var (c, _, _) = SchemaChecks.ImageShape(imageCol, null, null);
+        SchemaChecks.RequireVector(data.Schema, o.LabelColumnName, NumberDataViewType.Byte, "validation label (mask)", LabelHint);
+        var conversion = ImageConversion(data, o.ImageColumnName, "validation image");
+        var (c, h, w) = conversion is { } cv ? (cv.Channels, cv.Height, cv.Width) : SchemaChecks.ImageShape(data.Schema[o.ImageColumnName], null, null);
         if (c != channels)
             throw new ArgumentException($"ValidationData: the image column '{o.ImageColumnName}' has {c} channels; the training data has {channels}.", nameof(o.ValidationData));
-        var items = SegmentationDataView.ReadItems(data, o.ImageColumnName, o.LabelColumnName, null);
+        var items = SegmentationDataView.ReadItems(data, o.ImageColumnName, conversion, c, h, w, o.LabelColumnName, null);
         if (items.Count == 0) throw new ArgumentException("ValidationData has no rows.", nameof(o.ValidationData));
         CheckLabels(items, o.ClassCount, o.LabelColumnName, nameof(o.ValidationData), "ValidationData: ");
         return items;
@@ -272,10 +379,18 @@ public sealed class UNetSegmentationTrainer : NoisySegEstimator<SegmentationTran
 
     private static void CheckLabels(IReadOnlyList<SegmentationItem> items, int classCount, string column, string paramName, string prefix = "")
     {
+        int highest = -1;
         foreach (var item in items)
             foreach (var v in item.Mask!)
-                if (v >= classCount && v != MaskConventions.IgnoreIndex)
-                    throw new ArgumentException($"{prefix}image '{item.Name}' has mask value {v} in '{column}'; expected class indices 0..{classCount - 1} or {MaskConventions.IgnoreIndex} (ignore).", paramName);
+            {
+                if (v == MaskConventions.IgnoreIndex) continue;
+                if (v >= classCount)
+                    throw new ArgumentException($"{prefix}image '{item.Name}' has mask value {v} in '{column}'; expected class indices 0..{classCount - 1} or {MaskConventions.IgnoreIndex} (ignore). " +
+                        $"If the masks have {v + 1} or more classes, set ClassCount (classCount) to that number; if they are gray-level or colour files, convert them with mlContext.Transforms.ConvertMaskToClassIndices.", paramName);
+                if (v > highest) highest = v;
+            }
+        if (classCount > 2 && highest <= 1 && paramName == "input")
+            throw new ArgumentException($"ClassCount is {classCount}, but the label column '{column}' holds binary masks (classes 0 and 1 only); use ClassCount = 2.", paramName);
     }
 
     private static (DecodingRule Rule, string Report) ChooseDecoding(UNetSegmentationTrainerOptions o, TrainedSegmentationModel model, IReadOnlyList<SegmentationItem> samples,

@@ -72,7 +72,7 @@ public sealed class LabelQualityModel
     /// interior pixels (whose whole density window is decoded as j) when the class has at least
     /// <see cref="LabelQualityFitter.MinimumInteriorPixels"/> of them, else on all its pixels; a class never decoded
     /// gets the identity row. Interior counting keeps the network's boundary imprecision out of the label-noise
-    /// estimate. With simulated noise on clean truth and a good model this is the noise transition matrix of method.md §3.
+    /// estimate. With simulated noise on clean truth and a good model this is the noise transition matrix of the paper (Luo et al., AAAI 2022).
     /// </summary>
     public NoiseTransitionMatrix EstimatedNoise { get; }
 

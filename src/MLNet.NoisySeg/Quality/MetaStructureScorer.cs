@@ -41,7 +41,7 @@ public sealed class MetaStructureScoreResult
 }
 
 /// <summary>
-/// The noise-aware meta-structure score [ours, issue 15]: does the spatial density (meta-structure, method.md §4) of
+/// The noise-aware meta-structure score [ours, issue 15]: does the spatial density (meta-structure, Luo et al., AAAI 2022) of
 /// a given mask match what the model's decoded prediction and the data set's estimated label-noise rates predict?
 /// </summary>
 /// <remarks>

@@ -4,9 +4,9 @@ namespace MLNet.NoisySeg.Torch;
 /// How <see cref="Networks.UNet"/> runs its convolutions on the CPU. libtorch hands CPU convolutions to oneDNN, and several
 /// of oneDNN's JIT kernels (libtorch 2.10, oneDNN 3.7.1) return wrong values, NaN included, for shapes whose channel
 /// or spatial sizes leave a partial SIMD block; which shapes depends on the instruction set and the memory layout.
-/// Each route keeps to the kernels that a scan against float64 found correct (docs/design-decisions.md §
-/// "Convolutions on the CPU"); <c>tests/Networks/UNetGradientTests</c> checks every route on every layer shape the
-/// network can build. The default is chosen once per process by <see cref="TorchRuntime.ConvolutionRoute"/>.
+/// Each route keeps to the kernels that a scan against float64 found correct (every layer shape the network can build,
+/// forward and backward, compared with a float64 reference); the project's tests check every route on every such shape.
+/// The default is chosen once per process by <see cref="TorchRuntime.ConvolutionRoute"/>.
 /// </summary>
 public enum CpuConvolutionRoute
 {

@@ -61,6 +61,29 @@ public sealed class TrainedSegmentationModel : IDisposable
     public float[] PredictProbabilities(float[] image, int c, int h, int w)
         => PredictProbabilities(new[] { image }, c, h, w, 1)[0];
 
+    /// <summary>
+    /// Probabilities [K, H, W] for one planar image of any size, predicted as <paramref name="options"/> say: whole or by
+    /// overlapping tiles blended at their borders (sliding-window inference at the image's own resolution, memory bounded by
+    /// the tiles of one batch), optionally with test-time augmentation (flips and rotations, averaged).
+    /// </summary>
+    /// <param name="image">Planar pixels, length c*h*w, normalised as in training.</param>
+    /// <param name="c">Channels (the network's InputChannels).</param>
+    /// <param name="h">Height.</param>
+    /// <param name="w">Width.</param>
+    /// <param name="options">Tiles, blending and augmentation; <see cref="SegmentationPredictionOptions.WholeImage"/> = <see cref="PredictProbabilities(float[], int, int, int)"/>.</param>
+    public float[] PredictProbabilities(float[] image, int c, int h, int w, SegmentationPredictionOptions options)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        if (c != Options.Network.InputChannels) throw new ArgumentOutOfRangeException(nameof(c), c, $"c must equal the network's InputChannels = {Options.Network.InputChannels}.");
+        if (h < 1) throw new ArgumentOutOfRangeException(nameof(h), h, "h must be at least 1.");
+        if (w < 1) throw new ArgumentOutOfRangeException(nameof(w), w, "w must be at least 1.");
+        if (image.Length != (long)c * h * w) throw new ArgumentException($"image has {image.Length} values; expected c*h*w = {(long)c * h * w}.", nameof(image));
+        return TiledPrediction.Predict(this, image, c, h, w, options);
+    }
+
     /// <summary>Probabilities [K, H, W] for several images of the same size, <paramref name="batchSize"/> at a time.</summary>
     /// <param name="images">Planar images, each of length c*h*w.</param>
     /// <param name="c">Channels.</param>

@@ -10,7 +10,7 @@ namespace MLNet.NoisySeg.Unsupervised;
 public sealed record DmiSelection(int Index, double Threshold, double Loss, double ForegroundFraction);
 
 /// <summary>
-/// DMI candidate selection of iGTT (method.md §6, step 2): threshold one prediction map P at K evenly spaced levels
+/// DMI candidate selection of iGTT (step 2 of iGTT, Luo et al., AAAI 2022): threshold one prediction map P at K evenly spaced levels
 /// between its minimum and maximum and keep the candidate S that minimises L_DMI(P, S) = -log(|det U| + eps), with U
 /// the 2x2 joint matrix of (p, 1-p) and (s, 1-s) over the pixels (the same definition as
 /// <see cref="Losses.SegmentationLosses.Dmi"/>, evaluated in double precision on the CPU).

@@ -20,7 +20,7 @@ public enum IgttInitialPrediction
 }
 
 /// <summary>
-/// Options of iGTT, iterative ground-truth training (method.md §6). Defaults follow the paper where it gives them
+/// Options of iGTT, iterative ground-truth training (Luo et al., AAAI 2022). Defaults follow the paper where it gives them
 /// (K = 30 candidate levels, EMS shift radius r = 1, keep fraction p = 0.1, DMI + soft-IoU loss).
 /// </summary>
 public sealed record IgttOptions

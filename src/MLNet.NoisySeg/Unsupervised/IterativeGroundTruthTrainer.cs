@@ -81,7 +81,7 @@ public sealed class IgttResult : IDisposable
 }
 
 /// <summary>
-/// iGTT, iterative ground-truth training (method.md §6): unsupervised binary segmentation from images only.
+/// iGTT, iterative ground-truth training (Luo et al., AAAI 2022): unsupervised binary segmentation from images only.
 /// Pseudo-labels start all background; each round predicts every image, thresholds each prediction at K levels
 /// between its minimum and maximum and keeps the candidate with the lowest DMI loss
 /// (<see cref="DmiThresholdSelection"/>), applies EMS (<see cref="MetaStructureExtraction"/>, optional) and trains

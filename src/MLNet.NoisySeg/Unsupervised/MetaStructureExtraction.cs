@@ -5,7 +5,7 @@ using MLNet.NoisySeg.Noise;
 
 namespace MLNet.NoisySeg.Unsupervised;
 
-/// <summary>Options of EMS ("extract meta-structure", method.md §6 step 3).</summary>
+/// <summary>Options of EMS ("extract meta-structure", step 3 of iGTT).</summary>
 public sealed record MetaStructureExtractionOptions
 {
     /// <summary>Pixel-shift radius r (the paper: 1). 0 keeps the skeleton in place.</summary>
@@ -32,7 +32,7 @@ public sealed record MetaStructureExtractionOptions
 public sealed record MetaStructureExtractionResult(bool Inverted, int SkeletonPixels, int ShiftedPixels, int KeptPixels);
 
 /// <summary>
-/// EMS: turns a candidate mask into sparse pseudo-labels that keep its meta-structure (method.md §6 step 3):
+/// EMS: turns a candidate mask into sparse pseudo-labels that keep its meta-structure (step 3 of iGTT, Luo et al., AAAI 2022):
 /// invert it if its foreground covers more than half the image, skeletonize (<see cref="BinaryMorphology.Skeletonize"/>),
 /// shift each pixel within r (<see cref="BinaryMorphology.Shift"/>) and keep a random fraction p
 /// (<see cref="LabelNoiseSpec.Sampling"/>). All randomness comes from one stream, e.g.

@@ -10,6 +10,14 @@ public enum ThresholdPolarity
 
     /// <summary>Dark structures on a bright background (e.g. EM membranes): foreground is below the threshold.</summary>
     Dark,
+
+    /// <summary>
+    /// Decided from the data: the structure is the minority, so the side of Otsu's threshold that holds fewer pixels is
+    /// foreground (bright nuclei on a dark field: Bright; dark EM membranes: Dark). The threshold functions of
+    /// <see cref="ThresholdBaselines"/> decide per image (<see cref="ThresholdBaselines.ResolvePolarity"/>); the ML.NET
+    /// threshold transforms decide once at Fit over all training images and record the result.
+    /// </summary>
+    Auto,
 }
 
 /// <summary>
@@ -72,14 +80,45 @@ public static class ThresholdBaselines
         if (!score.IsEmpty) MinMax(d, score);
     }
 
+    /// <summary>
+    /// The polarity <see cref="ThresholdPolarity.Auto"/> stands for on one image: Bright when fewer pixels lie above Otsu's
+    /// threshold of the channel mean than below it, else Dark (the structure is taken to be the minority).
+    /// </summary>
+    /// <param name="image">Planar pixels.</param>
+    /// <param name="channels">C.</param>
+    /// <param name="height">H.</param>
+    /// <param name="width">W.</param>
+    /// <returns><see cref="ThresholdPolarity.Bright"/> or <see cref="ThresholdPolarity.Dark"/>.</returns>
+    public static ThresholdPolarity ResolvePolarity(ReadOnlySpan<float> image, int channels, int height, int width)
+    {
+        var (above, total) = CountAboveOtsu(image, channels, height, width);
+        return 2 * above <= total ? ThresholdPolarity.Bright : ThresholdPolarity.Dark;
+    }
+
+    /// <summary>Pixels above Otsu's threshold of the channel mean, and all pixels (for deciding <see cref="ThresholdPolarity.Auto"/> over many images).</summary>
+    /// <param name="image">Planar pixels.</param>
+    /// <param name="channels">C.</param>
+    /// <param name="height">H.</param>
+    /// <param name="width">W.</param>
+    /// <returns>The count above the threshold and H x W.</returns>
+    public static (long Above, long Total) CountAboveOtsu(ReadOnlySpan<float> image, int channels, int height, int width)
+    {
+        var v = Oriented(image, channels, height, width, ThresholdPolarity.Bright);
+        double t = Decoding.Otsu.Threshold(v);
+        long above = 0;
+        foreach (float x in v) if (x > t) above++;
+        return (above, v.Length);
+    }
+
     private static float[] Oriented(ReadOnlySpan<float> image, int channels, int height, int width, ThresholdPolarity polarity)
     {
         if (channels < 1) throw new ArgumentOutOfRangeException(nameof(channels), channels, "channels must be at least 1.");
         if (height < 1) throw new ArgumentOutOfRangeException(nameof(height), height, "height must be at least 1.");
         if (width < 1) throw new ArgumentOutOfRangeException(nameof(width), width, "width must be at least 1.");
-        if (!Enum.IsDefined(polarity)) throw new ArgumentOutOfRangeException(nameof(polarity), polarity, "polarity must be Bright or Dark.");
+        if (!Enum.IsDefined(polarity)) throw new ArgumentOutOfRangeException(nameof(polarity), polarity, "polarity must be Bright, Dark or Auto.");
         int plane = height * width;
         if (image.Length != channels * plane) throw new ArgumentException($"image has {image.Length} values; expected {channels}x{height}x{width}.", nameof(image));
+        if (polarity == ThresholdPolarity.Auto) polarity = ResolvePolarity(image, channels, height, width);
         var v = new float[plane];
         float sign = polarity == ThresholdPolarity.Dark ? -1f : 1f;
         for (int ch = 0; ch < channels; ch++)

@@ -5,6 +5,7 @@
 //   load:              data layer (LoadBenchmark)
 //   train:             TorchSharp trainer (TrainingBenchmark; --parts albpcde, --python PATH, --reference DIR,
 //                      --ref-plain-env, sizes/rounds options; prints the CPU model and AVX-512 beside every figure)
+//   tiles:             a 2048x2048 EM mosaic predicted whole and by tiles: time, peak RSS, difference (TiledBenchmark)
 using NoisySeg.Benchmarks;
 
 string verb = args.Length > 0 && !args[0].StartsWith("--", StringComparison.Ordinal) ? args[0] : "kernels";
@@ -14,11 +15,12 @@ return verb switch
     "kernels" => KernelBenchmark.Run(rest),
     "load" => LoadBenchmark.Run(),
     "train" => TrainingBenchmark.Run(rest),
+    "tiles" => TiledBenchmark.Run(rest),
     _ => Usage(verb),
 };
 
 static int Usage(string verb)
 {
-    Console.Error.WriteLine($"Unknown benchmark '{verb}'. Usage: NoisySeg.Benchmarks [kernels|load|train] [options]");
+    Console.Error.WriteLine($"Unknown benchmark '{verb}'. Usage: NoisySeg.Benchmarks [kernels|load|train|tiles] [options]");
     return 2;
 }

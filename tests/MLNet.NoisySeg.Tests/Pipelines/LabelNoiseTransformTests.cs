@@ -54,10 +54,13 @@ public class LabelNoiseTransformTests
         var ml = new MLContext(seed: 0);
         var data = IsbiSmall(ml);
         var invalid = ml.Data.LoadFromEnumerable(new[] { new { Mask = 1f, Name = "x" } });
-        EstimatorContract.Check(ml.Transforms.CorruptLabels(LabelNoiseSpec.Dilation(2), seed: 1), data, invalid, "NoisyMask");
+        // TrainingOnly = false: the corruption itself is saved (by default a saved model passes data through, so that
+        // a trained pipeline scores images without masks; ImageInputPipelineTests).
+        EstimatorContract.Check(ml.Transforms.CorruptLabels(new LabelNoiseOptions { Noise = LabelNoiseSpec.Dilation(2), Seed = 1, TrainingOnly = false }),
+            data, invalid, "NoisyMask");
 
         // The study's chain: corrupt, then extract the meta-structure of the corrupted labels; saved as one zip.
-        var pipeline = ml.Transforms.CorruptLabels(LabelNoiseSpec.Sampling(0.3), seed: 4)
+        var pipeline = ml.Transforms.CorruptLabels(new LabelNoiseOptions { Noise = LabelNoiseSpec.Sampling(0.3), Seed = 4, TrainingOnly = false })
             .Append(ml.Transforms.ExtractMetaStructure(new MetaStructureOptions { InputColumnName = "NoisyMask", OutputColumnName = "Density", ClassCount = 2 }));
         // The probe loads the folder at its stored size (512x512), so fit on that.
         var full = ml.Data.LoadFromSegmentationFolder(Path.Combine(TestPaths.Isbi, "test"), SegmentationFolderOptions.BinaryMasks(0));

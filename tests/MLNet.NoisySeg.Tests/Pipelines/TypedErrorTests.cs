@@ -87,12 +87,19 @@ public sealed class TypedErrorTests
         var segmentation = SegmentationTransformer.From(model);
         var other = Items(ml, 16, classes: 2);
 
-        var e = Assert.ThrowsExactly<ArgumentException>(() => segmentation.Transform(other));
+        // A planar image column whose type states another size is served at that size (issue 13: whole images after crops).
+        var served = segmentation.Transform(other);
+        Assert.AreEqual(new VectorDataViewType(NumberDataViewType.Single, 1, 16, 16), served.Schema["Probability"].Type);
+        Assert.AreEqual(3, served.GetColumn<VBuffer<float>>("Probability").Count(p => p.Length == 256));
+
+        // A vector that does not say its shape cannot be read as an image of another size: refused before any row.
+        var flat = ml.Data.LoadFromEnumerable(new[] { new Flat256 { Image = new float[256] } });
+        var e = Assert.ThrowsExactly<ArgumentException>(() => segmentation.Transform(flat));
         Assert.AreEqual("input", e.ParamName);
-        StringAssert.StartsWith(e.Message, "The image column 'Image' is Vector<Single, 1, 16, 16> (256 values per row); the segmentation model was fitted on 1x32x32 images");
+        StringAssert.StartsWith(e.Message, "The image column 'Image' is Vector<Single, 256> (256 values per row); the segmentation model was fitted on 1x32x32 images");
         StringAssert.Contains(e.Message, "SegmentationTransformer.Predict takes an image of any size");
-        Assert.AreEqual("inputSchema", Assert.ThrowsExactly<ArgumentException>(() => segmentation.GetOutputSchema(other.Schema)).ParamName);
-        Assert.ThrowsExactly<ArgumentException>(() => ml.Model.CreatePredictionEngine<Image16, Prediction>(segmentation));
+        Assert.AreEqual("inputSchema", Assert.ThrowsExactly<ArgumentException>(() => segmentation.GetOutputSchema(flat.Schema)).ParamName);
+        Assert.ThrowsExactly<ArgumentException>(() => ml.Model.CreatePredictionEngine<Flat256, Prediction>(segmentation));
 
         // The whole pipeline stops at its first transform fitted on 32x32 (the label noise, on the mask column).
         var pipeline = Assert.ThrowsExactly<ArgumentException>(() => model.Transform(other));
@@ -169,6 +176,12 @@ public sealed class TypedErrorTests
         var other = new InvalidOperationException("Something else", inner);
         Assert.AreSame(other, ExceptionUnwrapping.Unwrap(other));
         Assert.IsFalse(ExceptionUnwrapping.IsWorkerWrapper(new InvalidOperationException(ExceptionUnwrapping.WorkerMessage)), "no inner exception: nothing to unwrap");
+    }
+
+    public sealed class Flat256
+    {
+        [VectorType(256)]
+        public float[] Image { get; set; } = [];
     }
 
     public sealed class Image16

@@ -151,7 +151,11 @@ public class UNetSegmentationTrainerTests
         var bad = SmallOptions(2);
         var e = Assert.Throws<ArgumentException>(() => ml.Segmentation().Trainers.UNet(new UNetSegmentationTrainerOptions { ClassCount = 1, Trainer = bad.Trainer }));
         Assert.AreEqual("ClassCount", e.ParamName);
-        e = Assert.Throws<ArgumentException>(() => ml.Segmentation().Trainers.UNet(new UNetSegmentationTrainerOptions { ClassCount = 3, Trainer = bad.Trainer }));
+        // OutputChannels left at its default is inferred from ClassCount; set to something that cannot fit, it is refused.
+        e = Assert.Throws<ArgumentException>(() => ml.Segmentation().Trainers.UNet(new UNetSegmentationTrainerOptions
+        {
+            ClassCount = 3, Trainer = bad.Trainer with { Network = bad.Trainer.Network with { OutputChannels = 2 } },
+        }));
         Assert.AreEqual("Trainer", e.ParamName);
         e = Assert.Throws<ArgumentException>(() => ml.Segmentation().Trainers.UNet(new UNetSegmentationTrainerOptions { Decoding = SegmentationDecoding.ValidationSweep, Trainer = bad.Trainer }));
         Assert.AreEqual("ValidationData", e.ParamName);

@@ -74,7 +74,7 @@ internal static class EstimatorContract
     public static byte[] DumpInFreshProcess(string zip, string splitFolder, string encoding, string column)
         => RunProbe(zip, splitFolder, encoding, column).Bytes;
 
-    /// <summary>Runs the ModelLoadProbe in a separate process: the dumped column bytes and what it printed.</summary>
+    /// <summary>Runs the ModelLoadProbe in a separate process: the dumped column bytes and what it printed (stdout, then stderr).</summary>
     public static (byte[] Bytes, string Output) RunProbe(string zip, string splitFolder, string encoding, string column)
     {
         string config = new DirectoryInfo(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory)).Parent!.Name; // bin/<Config>/net10.0
@@ -90,6 +90,6 @@ internal static class EstimatorContract
         Assert.AreEqual(0, p.ExitCode, stdout + stderr);
         var bytes = File.ReadAllBytes(outFile);
         File.Delete(outFile);
-        return (bytes, stdout);
+        return (bytes, stdout + stderr);
     }
 }

@@ -24,7 +24,11 @@ internal static class SmallPipeline
 
     /// <summary>The pipeline; <paramref name="seed"/> changes the network's initialisation (another model, same shapes).</summary>
     public static IEstimator<ITransformer> Estimator(MLContext ml, int seed = 1)
-        => ml.Transforms.CorruptLabels(LabelNoiseSpec.Sampling(0.5), "NoisyMask", "Mask", seed: 3)
+        // TrainingOnly = false: the corruption itself is saved (the default saves a pass-through), so every component persists.
+        => ml.Transforms.CorruptLabels(new LabelNoiseOptions
+            {
+                Noise = LabelNoiseSpec.Sampling(0.5), OutputColumnName = "NoisyMask", InputColumnName = "Mask", Seed = 3, TrainingOnly = false,
+            })
             .Append(ml.Transforms.ExtractMetaStructure("Density", "NoisyMask", classCount: 2, bandwidth: 2))
             .Append(ml.Transforms.OtsuThreshold("OtsuMask", "Image"))
             .Append(ml.Transforms.AdaptiveThreshold("AdaptiveMask", "Image", sigma: 3, offset: 0.1, polarity: ThresholdPolarity.Dark))

@@ -185,7 +185,7 @@ public static class Tiling
 public sealed class TileStitcher
 {
     private readonly double[] _sum;
-    private readonly int[] _count;
+    private readonly double[] _count;
 
     /// <summary>Creates an empty stitcher.</summary>
     /// <param name="grid">The tile grid.</param>
@@ -197,7 +197,7 @@ public sealed class TileStitcher
         Grid = grid;
         Channels = channels;
         _sum = new double[(long)channels * grid.Height * grid.Width];
-        _count = new int[grid.Height * grid.Width];
+        _count = new double[grid.Height * grid.Width];
     }
 
     /// <summary>The tile grid.</summary>
@@ -231,6 +231,42 @@ public sealed class TileStitcher
         }
     }
 
+    /// <summary>
+    /// Adds the output of one tile with per-pixel weights (blending, e.g. <see cref="TileWeights.Gaussian"/>): the result
+    /// is the weighted average sum(w * value) / sum(w) over the tiles covering a pixel, so the normalised weights of every
+    /// pixel sum to 1.
+    /// </summary>
+    /// <param name="index">Tile index (row-major).</param>
+    /// <param name="tile">Tile values <c>[Channels, TileSize, TileSize]</c>.</param>
+    /// <param name="weights">Weights <c>[TileSize, TileSize]</c>, all &gt; 0.</param>
+    public void Add(int index, ReadOnlySpan<float> tile, ReadOnlySpan<float> weights)
+    {
+        int s = Grid.TileSize;
+        Guard.ImageSize(tile.Length, Channels, s, s, nameof(tile));
+        Guard.ImageSize(weights.Length, 1, s, s, nameof(weights));
+        var (x0, y0) = Grid.GetOrigin(index);
+        int w = Grid.Width, plane = Grid.Height * w;
+        for (int y = 0; y < s; y++)
+        {
+            var counts = _count.AsSpan((y0 + y) * w + x0, s);
+            var wy = weights.Slice(y * s, s);
+            for (int x = 0; x < s; x++) counts[x] += wy[x];
+        }
+        for (int c = 0; c < Channels; c++)
+        {
+            for (int y = 0; y < s; y++)
+            {
+                var src = tile.Slice((c * s + y) * s, s);
+                var wy = weights.Slice(y * s, s);
+                var dst = _sum.AsSpan(c * plane + (y0 + y) * w + x0, s);
+                for (int x = 0; x < s; x++) dst[x] += (double)wy[x] * src[x];
+            }
+        }
+    }
+
+    /// <summary>The summed weight of every pixel <c>[Height, Width]</c> (the number of covering tiles without weights).</summary>
+    public double[] WeightSums() => (double[])_count.Clone();
+
     /// <summary>Writes the per-pixel average of the added tiles.</summary>
     /// <param name="destination">Destination <c>[Channels, Height, Width]</c>.</param>
     public void CopyTo(Span<float> destination)
@@ -253,5 +289,43 @@ public sealed class TileStitcher
         var result = new float[_sum.Length];
         CopyTo(result);
         return result;
+    }
+}
+
+/// <summary>Blending weights of a tile (MONAI's sliding-window importance maps).</summary>
+public static class TileWeights
+{
+    /// <summary>All ones: overlapping tiles are averaged.</summary>
+    /// <param name="tileSize">Tile side length.</param>
+    public static float[] Constant(int tileSize)
+    {
+        Guard.AtLeast(tileSize, 1);
+        var w = new float[tileSize * tileSize];
+        Array.Fill(w, 1f);
+        return w;
+    }
+
+    /// <summary>
+    /// A Gaussian centred on the tile, sigma = <paramref name="sigmaScale"/> * tile size, scaled to a maximum of 1 and
+    /// clamped below at 1e-3 (so border pixels still count where only one tile covers them), as MONAI's
+    /// <c>compute_importance_map(mode="gaussian", sigma_scale=0.125)</c>: tile borders, where the network sees least
+    /// context, weigh least.
+    /// </summary>
+    /// <param name="tileSize">Tile side length.</param>
+    /// <param name="sigmaScale">Sigma as a fraction of the tile size, in (0, 10]; MONAI's default 0.125.</param>
+    public static float[] Gaussian(int tileSize, double sigmaScale = 0.125)
+    {
+        Guard.AtLeast(tileSize, 1);
+        if (!double.IsFinite(sigmaScale) || sigmaScale <= 0 || sigmaScale > 10)
+            throw new ArgumentOutOfRangeException(nameof(sigmaScale), sigmaScale, "sigmaScale must be in (0, 10].");
+        double sigma = sigmaScale * tileSize, centre = (tileSize - 1) / 2.0;
+        var g = new double[tileSize];
+        for (int i = 0; i < tileSize; i++) g[i] = Math.Exp(-0.5 * (i - centre) * (i - centre) / (sigma * sigma));
+        double max = g.Max() * g.Max();
+        var w = new float[tileSize * tileSize];
+        for (int y = 0; y < tileSize; y++)
+            for (int x = 0; x < tileSize; x++)
+                w[y * tileSize + x] = (float)Math.Max(g[y] * g[x] / max, 1e-3);
+        return w;
     }
 }

@@ -27,4 +27,6 @@ if (itemType == NumberDataViewType.Single)
 else
     foreach (var v in output.GetColumn<VBuffer<byte>>(column)) foreach (var x in v.DenseValues()) writer.Write(x);
 Console.WriteLine($"wrote {file.Length} bytes of {column.Name} ({column.Type})");
+// What the library did to the process on its own (no TorchRuntime.Configure here): libtorch's threads only.
+Console.WriteLine($"runtime: {MLNet.NoisySeg.Torch.TorchRuntime.Status?.ToString() ?? "libtorch not used"}");
 return 0;

@@ -21,12 +21,35 @@ internal static class Guard
         return value;
     }
 
-    /// <summary>Throws unless a mask buffer has exactly width*height elements and positive sizes.</summary>
-    public static void MaskSize(int length, int width, int height, string name = "mask")
+    /// <summary>Throws unless <paramref name="width"/> and <paramref name="height"/> are positive.</summary>
+    public static void Size(int width, int height, string name)
     {
         if (width <= 0 || height <= 0)
             throw new ArgumentOutOfRangeException(name, $"{name}: width and height must be positive; got {width}x{height}.");
+    }
+
+    /// <summary>Throws unless a row-major mask buffer <c>[H, W]</c> has exactly width x height elements and positive sizes.</summary>
+    public static void MaskSize(int length, int width, int height, string name = "mask")
+    {
+        Size(width, height, name);
         if ((long)width * height != length)
             throw new ArgumentException($"{name} has {length} pixels but width x height = {width}x{height} = {(long)width * height}.", name);
+    }
+
+    /// <summary>Throws unless a planar image buffer <c>[C, H, W]</c> has exactly channels x height x width elements and positive sizes.</summary>
+    public static void ImageSize(int length, int channels, int height, int width, string name = "image")
+    {
+        if (channels <= 0) throw new ArgumentOutOfRangeException(name, channels, $"{name}: channels must be at least 1; got {channels}.");
+        Size(width, height, name);
+        long expected = (long)channels * height * width;
+        if (length != expected)
+            throw new ArgumentException($"{name} has {length} values but channels x height x width = {channels}x{height}x{width} = {expected}.", name);
+    }
+
+    /// <summary>Throws unless a destination buffer has exactly <paramref name="expected"/> elements.</summary>
+    public static void Destination(int length, long expected, string name = "destination")
+    {
+        if (length != expected)
+            throw new ArgumentException($"{name} has {length} values but {expected} are required.", name);
     }
 }

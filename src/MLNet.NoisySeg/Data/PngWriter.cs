@@ -30,8 +30,7 @@ public static class PngWriter
     /// <param name="height">Height in pixels.</param>
     public static void WriteRgb(string path, ReadOnlySpan<byte> rgb, int width, int height)
     {
-        if (width <= 0 || height <= 0 || rgb.Length != 3L * width * height)
-            throw new ArgumentException($"rgb has {rgb.Length} bytes; expected 3 x {width} x {height}.", nameof(rgb));
+        Core.Guard.ImageSize(rgb.Length, 3, height, width, nameof(rgb));
         using var bmp = new SKBitmap(new SKImageInfo(width, height, SKColorType.Rgba8888, SKAlphaType.Opaque));
         int stride = bmp.RowBytes;
         for (int y = 0; y < height; y++)
@@ -50,37 +49,73 @@ public static class PngWriter
     }
 
     /// <summary>
-    /// Converts a float image (planar [C, H, W], C = 1 or 3) to 8-bit by linear min-max scaling and writes it.
+    /// Converts a float image (planar [C, H, W], C = 1 or 3) to 8-bit (<paramref name="scaling"/>) and writes it as a gray
+    /// or RGB PNG: the one float-to-8-bit writer of the library.
     /// </summary>
     /// <param name="path">Destination file.</param>
     /// <param name="image">Planar pixels.</param>
     /// <param name="channels">1 or 3.</param>
     /// <param name="height">H.</param>
     /// <param name="width">W.</param>
-    public static void WriteScaled(string path, ReadOnlySpan<float> image, int channels, int height, int width)
+    /// <param name="scaling">How values become 0-255. Default <see cref="PixelScaling.MinMax"/>.</param>
+    public static void WriteScaled(string path, ReadOnlySpan<float> image, int channels, int height, int width, PixelScaling scaling = PixelScaling.MinMax)
     {
         if (channels is not (1 or 3)) throw new ArgumentOutOfRangeException(nameof(channels), channels, "channels must be 1 or 3.");
-        int n = height * width;
-        if (image.Length != channels * n) throw new ArgumentException($"image has {image.Length} values; expected {channels}x{height}x{width}.", nameof(image));
-        float min = float.PositiveInfinity, max = float.NegativeInfinity;
-        foreach (var v in image) { if (v < min) min = v; if (v > max) max = v; }
-        float scale = max > min ? 255f / (max - min) : 0f;
-        byte Q(float v) => (byte)Math.Clamp((int)MathF.Round((v - min) * scale), 0, 255);
+        Core.Guard.ImageSize(image.Length, channels, height, width, nameof(image));
+        var q = new Quantizer(image, scaling);
         if (channels == 1)
         {
-            var g = new byte[n];
-            for (int i = 0; i < n; i++) g[i] = Q(image[i]);
+            var g = new byte[image.Length];
+            for (int i = 0; i < g.Length; i++) g[i] = q.Map(image[i]);
             WriteGray(path, g, width, height);
             return;
         }
+        WriteRgb(path, ToRgb(image, channels, height, width, scaling), width, height);
+    }
+
+    /// <summary>
+    /// A float image (planar [C, H, W], C = 1 or 3) as interleaved 8-bit RGB (gray replicated to the three channels),
+    /// scaled as <see cref="WriteScaled"/> does: for composing panels and overlays.
+    /// </summary>
+    /// <param name="image">Planar pixels.</param>
+    /// <param name="channels">1 or 3.</param>
+    /// <param name="height">H.</param>
+    /// <param name="width">W.</param>
+    /// <param name="scaling">How values become 0-255. Default <see cref="PixelScaling.MinMax"/> (over all channels).</param>
+    /// <returns>3 x height x width bytes, R, G, B per pixel.</returns>
+    public static byte[] ToRgb(ReadOnlySpan<float> image, int channels, int height, int width, PixelScaling scaling = PixelScaling.MinMax)
+    {
+        if (channels is not (1 or 3)) throw new ArgumentOutOfRangeException(nameof(channels), channels, "channels must be 1 or 3.");
+        Core.Guard.ImageSize(image.Length, channels, height, width, nameof(image));
+        var q = new Quantizer(image, scaling);
+        int n = height * width;
         var rgb = new byte[3 * n];
         for (int i = 0; i < n; i++)
+            for (int c = 0; c < 3; c++)
+                rgb[3 * i + c] = q.Map(image[(channels == 3 ? c : 0) * n + i]);
+        return rgb;
+    }
+
+    /// <summary>Maps float pixels to bytes under one <see cref="PixelScaling"/>.</summary>
+    private readonly struct Quantizer
+    {
+        private readonly PixelScaling _scaling;
+        private readonly float _min, _scale;
+
+        public Quantizer(ReadOnlySpan<float> image, PixelScaling scaling)
         {
-            rgb[3 * i] = Q(image[i]);
-            rgb[3 * i + 1] = Q(image[n + i]);
-            rgb[3 * i + 2] = Q(image[2 * n + i]);
+            if (!Enum.IsDefined(scaling)) throw new ArgumentOutOfRangeException(nameof(scaling), scaling, "scaling must be MinMax or UnitRange.");
+            _scaling = scaling;
+            float min = float.PositiveInfinity, max = float.NegativeInfinity;
+            if (scaling == PixelScaling.MinMax)
+                foreach (var v in image) { if (v < min) min = v; if (v > max) max = v; }
+            _min = min;
+            _scale = max > min ? 255f / (max - min) : 0f;
         }
-        WriteRgb(path, rgb, width, height);
+
+        public byte Map(float v) => _scaling == PixelScaling.MinMax
+            ? (byte)Math.Clamp((int)MathF.Round((v - _min) * _scale), 0, 255)
+            : (byte)MathF.Round(Math.Clamp(v, 0f, 1f) * 255f);
     }
 
     private static unsafe Span<byte> RowSpan(SKBitmap bmp, int y, int stride, int length)
@@ -91,32 +126,16 @@ public static class PngWriter
         using var image = SKImage.FromBitmap(bmp);
         using var data = image.Encode(SKEncodedImageFormat.Png, 100)
             ?? throw new IOException($"{path}: PNG encoding failed.");
-        AtomicFile.Write(path, data.AsSpan());
+        Core.AtomicFile.Write(path, data.AsSpan());
     }
 }
 
-/// <summary>Writes files atomically: a temporary file in the same folder, then a rename over the target.</summary>
-internal static class AtomicFile
+/// <summary>How float pixels become 8-bit values when written (<see cref="PngWriter.WriteScaled"/>).</summary>
+public enum PixelScaling
 {
-    public static void Write(string path, ReadOnlySpan<byte> bytes)
-    {
-        string full = Path.GetFullPath(path);
-        Directory.CreateDirectory(Path.GetDirectoryName(full)!);
-        string tmp = full + "." + Environment.ProcessId + "." + Guid.NewGuid().ToString("N")[..8] + ".tmp";
-        try
-        {
-            using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write))
-            {
-                fs.Write(bytes);
-                fs.Flush(true);
-            }
-            File.Move(tmp, full, overwrite: true);
-        }
-        finally
-        {
-            if (File.Exists(tmp)) File.Delete(tmp);
-        }
-    }
+    /// <summary>Linear from the image's minimum (0) to its maximum (255), over all channels: any normalisation (e.g. z-scored images).</summary>
+    MinMax,
 
-    public static void WriteText(string path, string text) => Write(path, System.Text.Encoding.UTF8.GetBytes(text));
+    /// <summary>Values in [0, 1] times 255 (clamped): intensities that are already on a fixed scale (e.g. synthetic images).</summary>
+    UnitRange,
 }

@@ -32,8 +32,9 @@ public static class SegmentationFolderLoader
         string masksDir = Path.Combine(splitFolder, options.MasksFolderName);
         if (!Directory.Exists(imagesDir))
             throw new SegmentationDataException(imagesDir, $"folder does not exist; expected the images of the split in '{options.ImagesFolderName}/'.");
-        bool haveMasks = Directory.Exists(masksDir);
-        if (!haveMasks && options.RequireMasks)
+        bool requireMasks = options.LoadMasks && options.RequireMasks;
+        bool haveMasks = options.LoadMasks && Directory.Exists(masksDir);
+        if (!haveMasks && requireMasks)
             throw new SegmentationDataException(masksDir, $"folder does not exist; expected masks in '{options.MasksFolderName}/' (set RequireMasks = false for unlabelled images).");
 
         var images = ListImages(imagesDir, options);
@@ -48,12 +49,12 @@ public static class SegmentationFolderLoader
         {
             string name = Path.GetFileName(images[i]);
             string? mask = maskByName.GetValueOrDefault(name) ?? maskByStem.GetValueOrDefault(Path.GetFileNameWithoutExtension(name));
-            if (mask is null && options.RequireMasks)
+            if (mask is null && requireMasks)
                 throw new SegmentationDataException(images[i], $"has no partner mask; expected {Path.Combine(masksDir, name)}.");
             if (mask is not null) used.Add(mask);
             pairs[i] = (images[i], mask);
         }
-        if (options.RequireMasks)
+        if (requireMasks)
         {
             var orphan = masks.FirstOrDefault(m => !used.Contains(m));
             if (orphan is not null)
@@ -62,15 +63,16 @@ public static class SegmentationFolderLoader
 
         var items = new SegmentationItem[pairs.Length];
         int done = 0;
-        int? channels = options.Channels == 0 ? null : options.Channels;
-        // Channel agreement in "as stored" mode is decided by the first file, before parallel work.
-        if (channels is null)
-            channels = ImageFileDecoder.Decode(pairs[0].Image, options.MaxImagePixels).IsGray ? 1 : 3;
+        // Channel agreement in "as stored" mode is decided by the first file, decoded (once) before the parallel work.
+        var firstImage = ImageFileDecoder.Decode(pairs[0].Image, options.MaxImagePixels);
+        int channels = options.Channels != 0 ? options.Channels : firstImage.IsGray ? 1 : 3;
+        items[0] = LoadOne(firstImage, pairs[0].Image, pairs[0].Mask, channels, options);
+        progress?.Report(++done);
         try
         {
-            Parallel.For(0, pairs.Length, new ParallelOptions { MaxDegreeOfParallelism = options.MaxDegreeOfParallelism, CancellationToken = cancellationToken }, i =>
+            Parallel.For(1, pairs.Length, new ParallelOptions { MaxDegreeOfParallelism = options.MaxDegreeOfParallelism, CancellationToken = cancellationToken }, i =>
             {
-                items[i] = LoadOne(pairs[i].Image, pairs[i].Mask, channels.Value, options);
+                items[i] = LoadOne(pairs[i].Image, pairs[i].Mask, channels, options);
                 progress?.Report(Interlocked.Increment(ref done));
             });
         }
@@ -94,7 +96,11 @@ public static class SegmentationFolderLoader
     {
         ArgumentNullException.ThrowIfNull(options);
         if (channels is not (1 or 3)) throw new ArgumentOutOfRangeException(nameof(channels), channels, "channels must be 1 or 3.");
-        var img = ImageFileDecoder.Decode(imagePath, options.MaxImagePixels);
+        return LoadOne(ImageFileDecoder.Decode(imagePath, options.MaxImagePixels), imagePath, maskPath, channels, options);
+    }
+
+    private static SegmentationItem LoadOne(ImageFileDecoder.Decoded img, string imagePath, string? maskPath, int channels, SegmentationFolderOptions options)
+    {
         int h = img.Height, w = img.Width;
         float[] image;
         try

@@ -6,7 +6,7 @@ namespace MLNet.NoisySeg.Data;
 /// Options for loading a data set split laid out as <c>&lt;split&gt;/images/*</c> and
 /// <c>&lt;split&gt;/masks/*</c> with identical file names (the layout of ISBI 2012 and CamVid here).
 /// </summary>
-public sealed class SegmentationFolderOptions
+public sealed record SegmentationFolderOptions
 {
     /// <summary>Defaults.</summary>
     public static class Defaults
@@ -15,12 +15,12 @@ public sealed class SegmentationFolderOptions
         public const string ImagesFolderName = "images";
         /// <summary>Sub-folder holding the masks.</summary>
         public const string MasksFolderName = "masks";
-        /// <summary>Image column.</summary>
-        public const string ImageColumnName = "Image";
-        /// <summary>Mask column.</summary>
-        public const string MaskColumnName = "Mask";
-        /// <summary>Name column.</summary>
-        public const string NameColumnName = "Name";
+        /// <summary>Image column (<see cref="SegmentationColumnNames.Image"/>).</summary>
+        public const string ImageColumnName = SegmentationColumnNames.Image;
+        /// <summary>Mask column (<see cref="SegmentationColumnNames.Mask"/>).</summary>
+        public const string MaskColumnName = SegmentationColumnNames.Mask;
+        /// <summary>Name column (<see cref="SegmentationColumnNames.Name"/>).</summary>
+        public const string NameColumnName = SegmentationColumnNames.Name;
         /// <summary>Largest accepted image or mask, in pixels (width x height): 268,435,456 = 16384 x 16384.</summary>
         public const long MaxImagePixels = 16384L * 16384L;
     }
@@ -76,6 +76,12 @@ public sealed class SegmentationFolderOptions
 
     /// <summary>When false, images without a mask are loaded with a null mask instead of failing. Default true.</summary>
     public bool RequireMasks { get; init; } = true;
+
+    /// <summary>
+    /// When false, only images are loaded: the masks folder is never read (it may be absent or hold anything) and every
+    /// item has a null mask, e.g. to predict on new images. <see cref="RequireMasks"/> is then ignored. Default true.
+    /// </summary>
+    public bool LoadMasks { get; init; } = true;
 
     /// <summary>
     /// File extensions considered images (case-insensitive). Default .png, .jpg, .jpeg, .bmp. Files are decoded by

@@ -253,4 +253,25 @@ public sealed class BinarySegmentationEvaluator
         foreach (double v in copy) sum += v;
         return sum / copy.Length;
     }
+
+    /// <summary>
+    /// The evaluation loop: scores every image of <paramref name="images"/> (what
+    /// <c>mlContext.Segmentation().EvaluateBinary</c> reads from an <c>IDataView</c>) and returns the metrics.
+    /// </summary>
+    /// <param name="images">Scored images; with probabilities for every image or for none.</param>
+    /// <param name="options">Options; defaults when null.</param>
+    /// <exception cref="ArgumentException">An image is inconsistent; the message names its 0-based row.</exception>
+    public static BinarySegmentationMetrics Evaluate(IEnumerable<ScoredMask> images, BinarySegmentationEvaluatorOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        var evaluator = new BinarySegmentationEvaluator(options);
+        long row = 0;
+        foreach (var (truth, predicted, probability) in images)
+        {
+            try { evaluator.Add(truth, predicted, probability); }
+            catch (ArgumentException e) { throw new ArgumentException($"Row {row}: {e.Message}", nameof(images), e); }
+            row++;
+        }
+        return evaluator.GetMetrics();
+    }
 }

@@ -143,4 +143,26 @@ public sealed class MulticlassSegmentationEvaluator
                 BinarySegmentationEvaluator.OrderIndependentMean(_imageMeanIoU));
         }
     }
+
+    /// <summary>
+    /// The evaluation loop: scores every image of <paramref name="images"/> (what
+    /// <c>mlContext.Segmentation().EvaluateMulticlass</c> reads from an <c>IDataView</c>) and returns the metrics.
+    /// </summary>
+    /// <param name="images">Scored images (probabilities, if any, are not used).</param>
+    /// <param name="classCount">Number of classes.</param>
+    /// <param name="options">Options; defaults when null.</param>
+    /// <exception cref="ArgumentException">An image is inconsistent; the message names its 0-based row.</exception>
+    public static MulticlassSegmentationMetrics Evaluate(IEnumerable<ScoredMask> images, int classCount, MulticlassSegmentationEvaluatorOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        var evaluator = new MulticlassSegmentationEvaluator(classCount, options);
+        long row = 0;
+        foreach (var image in images)
+        {
+            try { evaluator.Add(image.Truth, image.Predicted); }
+            catch (ArgumentException e) { throw new ArgumentException($"Row {row}: {e.Message}", nameof(images), e); }
+            row++;
+        }
+        return evaluator.GetMetrics();
+    }
 }

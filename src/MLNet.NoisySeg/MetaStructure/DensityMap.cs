@@ -35,14 +35,14 @@ namespace MLNet.NoisySeg.MetaStructure;
 /// </remarks>
 public static class DensityMap
 {
-    /// <summary>The Gaussian kernel is truncated at this many standard deviations (scipy.ndimage's default).</summary>
-    public const double GaussianTruncate = 4.0;
+    /// <summary>The Gaussian kernel is truncated at this many standard deviations (<see cref="GaussianKernel.Truncate"/>).</summary>
+    public const double GaussianTruncate = GaussianKernel.Truncate;
 
     /// <summary>Largest accepted box bandwidth h.</summary>
     public const int MaxBandwidth = 1 << 20;
 
     /// <summary>Largest accepted Gaussian sigma, in pixels.</summary>
-    public const double MaxSigma = 1 << 16;
+    public const double MaxSigma = GaussianKernel.MaxSigma;
 
     /// <summary>Images with fewer pixels than this are processed on the calling thread only, even when asked for threads.</summary>
     internal const int ParallelThreshold = 1 << 16;
@@ -51,30 +51,13 @@ public static class DensityMap
     /// takes about a millisecond, and on a busy machine the thread hand-offs cost more than they save.</summary>
     internal const long DefaultParallelPixels = 1L << 20;
 
-    /// <summary>Radius of the truncated Gaussian kernel: <c>(int)(GaussianTruncate * sigma + 0.5)</c>, as scipy.ndimage.</summary>
+    /// <summary>Radius of the truncated Gaussian kernel: <c>(int)(GaussianTruncate * sigma + 0.5)</c>, as scipy.ndimage (<see cref="GaussianKernel.Radius"/>).</summary>
     /// <param name="sigma">Standard deviation in pixels, finite and &gt; 0.</param>
-    public static int GaussianRadius(double sigma)
-    {
-        CheckSigma(sigma, nameof(sigma));
-        return (int)(GaussianTruncate * sigma + 0.5);
-    }
+    public static int GaussianRadius(double sigma) => GaussianKernel.Radius(sigma);
 
-    /// <summary>The normalised 1-D Gaussian weights for offsets -r..r (length 2r+1, summing to 1).</summary>
+    /// <summary>The normalised 1-D Gaussian weights for offsets -r..r (length 2r+1, summing to 1; <see cref="GaussianKernel.Weights"/>).</summary>
     /// <param name="sigma">Standard deviation in pixels, finite and &gt; 0.</param>
-    public static double[] GaussianWeights(double sigma)
-    {
-        int r = GaussianRadius(sigma);
-        var w = new double[2 * r + 1];
-        double sum = 0;
-        for (int k = -r; k <= r; k++)
-        {
-            double v = Math.Exp(-0.5 * (k / sigma) * (k / sigma));
-            w[k + r] = v;
-            sum += v;
-        }
-        for (int i = 0; i < w.Length; i++) w[i] /= sum;
-        return w;
-    }
+    public static double[] GaussianWeights(double sigma) => GaussianKernel.Weights(sigma);
 
     // ------------------------------------------------------------------ public entry points
 

@@ -8,19 +8,19 @@ using MLNet.NoisySeg.Noise;
 namespace MLNet.NoisySeg.Pipelines;
 
 /// <summary>Options of <see cref="LabelNoiseEstimator"/>.</summary>
-public sealed class LabelNoiseOptions
+public sealed record LabelNoiseOptions
 {
     /// <summary>Clean mask column (byte class indices, <c>[H, W]</c>). Default "Mask".</summary>
-    public string InputColumnName { get; init; } = SegmentationFolderOptions.Defaults.MaskColumnName;
+    public string InputColumnName { get; init; } = SegmentationColumnNames.Mask;
 
     /// <summary>Corrupted mask column to create. Default "NoisyMask".</summary>
-    public string OutputColumnName { get; init; } = "NoisyMask";
+    public string OutputColumnName { get; init; } = SegmentationColumnNames.NoisyMask;
 
     /// <summary>
     /// Text column that identifies each image (e.g. the file name). The corruption of an image depends only on
     /// (seed, this identity, epoch), never on row order or threads. Default "Name".
     /// </summary>
-    public string NameColumnName { get; init; } = SegmentationFolderOptions.Defaults.NameColumnName;
+    public string NameColumnName { get; init; } = SegmentationColumnNames.Name;
 
     /// <summary>The corruption (see <see cref="LabelNoiseSpec"/>; e.g. <c>LabelNoiseSpec.Sampling(0.1)</c>).</summary>
     public LabelNoiseSpec Noise { get; init; } = LabelNoiseSpec.Clean();
@@ -34,9 +34,7 @@ public sealed class LabelNoiseOptions
     /// <summary>Checks every option; throws naming the first bad one.</summary>
     public void Validate()
     {
-        if (string.IsNullOrWhiteSpace(InputColumnName)) throw new ArgumentException("InputColumnName must not be empty.", nameof(InputColumnName));
-        if (string.IsNullOrWhiteSpace(OutputColumnName)) throw new ArgumentException("OutputColumnName must not be empty.", nameof(OutputColumnName));
-        if (string.IsNullOrWhiteSpace(NameColumnName)) throw new ArgumentException("NameColumnName must not be empty.", nameof(NameColumnName));
+        OptionChecks.Columns((InputColumnName, nameof(InputColumnName)), (OutputColumnName, nameof(OutputColumnName)), (NameColumnName, nameof(NameColumnName)));
         ArgumentNullException.ThrowIfNull(Noise, nameof(Noise));
         Noise.Validate();
         if (Epoch < 0) throw new ArgumentOutOfRangeException(nameof(Epoch), Epoch, "Epoch must be at least 0.");
@@ -47,56 +45,35 @@ public sealed class LabelNoiseOptions
 /// Estimator of the label-corruption transform: every way the study corrupts labels (method.md §2-3), applied
 /// to a mask column into a new column. Deterministic: the output depends only on (seed, image identity, epoch).
 /// </summary>
-public sealed class LabelNoiseEstimator : IEstimator<LabelNoiseTransformer>
+public sealed class LabelNoiseEstimator : NoisySegEstimator<LabelNoiseTransformer>
 {
-    private readonly TransformsCatalog _catalog;
     private readonly LabelNoiseOptions _options;
 
-    internal LabelNoiseEstimator(TransformsCatalog catalog, LabelNoiseOptions options)
+    internal LabelNoiseEstimator(TransformsCatalog catalog, LabelNoiseOptions options) : base(catalog)
     {
-        ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        _catalog = catalog;
         _options = options;
     }
 
-    /// <inheritdoc />
-    public LabelNoiseTransformer Fit(IDataView input)
+    private protected override IEnumerable<InputColumn> InputColumns =>
+    [
+        new(_options.InputColumnName, NumberDataViewType.Byte, "mask"),
+        new(_options.NameColumnName, TextDataViewType.Instance, "identity",
+            " The corruption of an image is keyed by (seed, identity, epoch); set NameColumnName."),
+    ];
+
+    private protected override (MappingPlan Plan, Func<ITransformer, LabelNoiseTransformer> Wrap) FitPlan(IDataView input)
     {
-        ArgumentNullException.ThrowIfNull(input);
-        var col = SchemaChecks.RequireVector(input.Schema, _options.InputColumnName, NumberDataViewType.Byte, "mask");
-        RequireName(input.Schema);
-        var (h, w) = SchemaChecks.MaskShape((VectorDataViewType)col.Type, _options.InputColumnName, null, null);
-        var state = LabelNoiseState.From(_options, h, w);
-        return new LabelNoiseTransformer(BuildChain(_catalog, _options, state).Fit(input), _options, h, w);
+        var (h, w) = SchemaChecks.MaskShape(input.Schema[_options.InputColumnName], null, null);
+        return (Plan(LabelNoiseState.From(_options, h, w)), chain => new LabelNoiseTransformer(chain, _options, h, w));
     }
 
-    /// <inheritdoc />
-    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
-    {
-        ArgumentNullException.ThrowIfNull(inputSchema);
-        SchemaChecks.RequireVectorShape(inputSchema, _options.InputColumnName, NumberDataViewType.Byte, "mask");
-        if (!inputSchema.Any(c => c.Name == _options.NameColumnName && c.ItemType is TextDataViewType))
-            throw new ArgumentException($"The identity column '{_options.NameColumnName}' (text) was not found; the corruption is keyed by image identity.", nameof(inputSchema));
-        return BuildChain(_catalog, _options, LabelNoiseState.From(_options, 0, 0)).GetOutputSchema(inputSchema);
-    }
+    private protected override MappingPlan SchemaPlan() => Plan(LabelNoiseState.From(_options, 0, 0));
 
-    private void RequireName(DataViewSchema schema)
-    {
-        var name = schema.GetColumnOrNull(_options.NameColumnName);
-        if (name is null || name.Value.Type is not TextDataViewType)
-            throw new ArgumentException($"The identity column '{_options.NameColumnName}' (text) was not found or is not text; the corruption of an image is keyed by (seed, identity, epoch). Set NameColumnName.", "input");
-    }
-
-    private static IEstimator<ITransformer> BuildChain(TransformsCatalog catalog, LabelNoiseOptions o, LabelNoiseState state)
-    {
-        DataViewType? outType = state.Height > 0 ? new VectorDataViewType(NumberDataViewType.Byte, state.Height, state.Width) : null;
-        return StatefulMapping.Build<LabelNoiseFactory.Input, LabelNoiseFactory.Output>(catalog, StateBlob.Create(JsonSerializer.SerializeToUtf8Bytes(state)),
-            [(o.InputColumnName, LabelNoiseFactory.MaskColumn), (o.NameColumnName, LabelNoiseFactory.NameColumn)],
-            LabelNoiseFactory.Mapping, LabelNoiseFactory.ContractName,
-            [(LabelNoiseFactory.NoisyColumn, o.OutputColumnName, outType)]);
-    }
+    private MappingPlan Plan(LabelNoiseState state) => LabelNoiseFactory.Plan(StateBlob.Create(JsonSerializer.SerializeToUtf8Bytes(state)),
+        [(_options.InputColumnName, LabelNoiseFactory.MaskColumn), (_options.NameColumnName, LabelNoiseFactory.NameColumn)],
+        [(LabelNoiseFactory.NoisyColumn, _options.OutputColumnName, SchemaChecks.MaskType(state.Height, state.Width))]);
 }
 
 /// <summary>Fitted label-corruption transform. Saved and loaded by plain <c>mlContext.Model.Save/Load</c>.</summary>
@@ -134,50 +111,39 @@ internal sealed record LabelNoiseState(string Noise, int Seed, int Epoch, int He
 
 /// <summary>Per-row mapping of the label-corruption transform, found again at load by its contract name.</summary>
 [CustomMappingFactoryAttribute(ContractName)]
-public sealed class LabelNoiseFactory : CustomMappingFactory<LabelNoiseFactory.Input, LabelNoiseFactory.Output>
+internal sealed class LabelNoiseFactory : StateMappingFactory<LabelNoiseFactory, LabelNoiseFactory.Input, LabelNoiseFactory.Output, LabelNoiseFactory.Loaded>
 {
-    /// <summary>Contract name stored in model zips.</summary>
     public const string ContractName = "NoisySeg.LabelNoise.v1";
     internal const string MaskColumn = "__NoisySeg_Noise_Mask";
     internal const string NameColumn = "__NoisySeg_Noise_Name";
     internal const string NoisyColumn = "__NoisySeg_Noise_Out";
 
-    private sealed record Loaded(LabelNoiseState State, LabelNoiseSpec Spec);
+    internal sealed record Loaded(LabelNoiseState State, LabelNoiseSpec Spec);
 
-    private static readonly StateCache<Loaded> Cache = new(b =>
+    protected override string Contract => ContractName;
+
+    protected override Loaded Decode(byte[] payload)
     {
-        var s = JsonSerializer.Deserialize<LabelNoiseState>(b) ?? throw new InvalidDataException("Label-noise state is empty.");
+        var s = JsonSerializer.Deserialize<LabelNoiseState>(payload) ?? throw new InvalidDataException("Label-noise state is empty.");
         return new Loaded(s, LabelNoiseSpec.Parse(s.Noise));
-    });
+    }
 
-    /// <summary>The mapping action.</summary>
-    public static readonly Action<Input, Output> Mapping = (i, o) =>
+    protected override void Map(Input input, Output output, Loaded state)
     {
-        var m = Cache.Get(i.State);
-        var s = m.State;
-        if (i.Mask.Length != s.Height * s.Width)
-            throw new InvalidOperationException($"Mask has {i.Mask.Length} pixels; the label-noise transform was fitted on {s.Height}x{s.Width} masks.");
-        o.Noisy = m.Spec.Apply(i.Mask, s.Width, s.Height, s.Seed, i.Name ?? "", s.Epoch);
-    };
+        var s = state.State;
+        SchemaChecks.RequireFittedSize(input.Mask.Length, 1, s.Height, s.Width, "Mask", "label-noise transform");
+        output.Noisy = state.Spec.Apply(input.Mask, s.Width, s.Height, s.Seed, input.Name ?? "", s.Epoch);
+    }
 
-    /// <inheritdoc />
-    public override Action<Input, Output> GetMapping() => Mapping;
-
-    /// <summary>Input row of the mapping.</summary>
-    public sealed class Input
+    internal sealed class Input : IStateRow
     {
-        /// <summary>Clean mask.</summary>
         [ColumnName(MaskColumn), VectorType] public byte[] Mask { get; set; } = [];
-        /// <summary>Image identity.</summary>
         [ColumnName(NameColumn)] public string Name { get; set; } = "";
-        /// <summary>Serialized state.</summary>
         [ColumnName(StatefulMapping.StateColumn), VectorType] public byte[] State { get; set; } = [];
     }
 
-    /// <summary>Output row of the mapping.</summary>
-    public sealed class Output
+    internal sealed class Output
     {
-        /// <summary>Corrupted mask.</summary>
         [ColumnName(NoisyColumn), VectorType] public byte[] Noisy { get; set; } = [];
     }
 }

@@ -8,13 +8,13 @@ using MLNet.NoisySeg.MetaStructure;
 namespace MLNet.NoisySeg.Pipelines;
 
 /// <summary>Options of <see cref="MetaStructureEstimator"/>: which mask column, how many classes, which kernel.</summary>
-public sealed class MetaStructureOptions
+public sealed record MetaStructureOptions
 {
     /// <summary>Mask column (byte class indices, <c>[H, W]</c>). Default "Mask".</summary>
-    public string InputColumnName { get; init; } = SegmentationFolderOptions.Defaults.MaskColumnName;
+    public string InputColumnName { get; init; } = SegmentationColumnNames.Mask;
 
     /// <summary>Output density column (<c>Vector&lt;Single, C, H, W&gt;</c>). Default "Density".</summary>
-    public string OutputColumnName { get; init; } = "Density";
+    public string OutputColumnName { get; init; } = SegmentationColumnNames.Density;
 
     /// <summary>Number of classes C (2 for binary masks). Default 2.</summary>
     public int ClassCount { get; init; } = 2;
@@ -25,8 +25,7 @@ public sealed class MetaStructureOptions
     /// <summary>Checks every option; throws naming the first bad one.</summary>
     public void Validate()
     {
-        if (string.IsNullOrWhiteSpace(InputColumnName)) throw new ArgumentException("InputColumnName must not be empty.", nameof(InputColumnName));
-        if (string.IsNullOrWhiteSpace(OutputColumnName)) throw new ArgumentException("OutputColumnName must not be empty.", nameof(OutputColumnName));
+        OptionChecks.Columns((InputColumnName, nameof(InputColumnName)), (OutputColumnName, nameof(OutputColumnName)));
         if (ClassCount is < 2 or > Core.MaskConventions.MaxClassCount)
             throw new ArgumentOutOfRangeException(nameof(ClassCount), ClassCount, $"ClassCount must be in [2, {Core.MaskConventions.MaxClassCount}].");
         ArgumentNullException.ThrowIfNull(Density, nameof(Density));
@@ -38,47 +37,34 @@ public sealed class MetaStructureOptions
 /// Estimator of the meta-structure transform: per-class spatial density maps of a mask column
 /// (method.md §4). Stateless given its options; Fit only records the mask shape.
 /// </summary>
-public sealed class MetaStructureEstimator : IEstimator<MetaStructureTransformer>
+public sealed class MetaStructureEstimator : NoisySegEstimator<MetaStructureTransformer>
 {
-    private readonly TransformsCatalog _catalog;
     private readonly MetaStructureOptions _options;
 
-    internal MetaStructureEstimator(TransformsCatalog catalog, MetaStructureOptions options)
+    internal MetaStructureEstimator(TransformsCatalog catalog, MetaStructureOptions options) : base(catalog)
     {
-        ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        _catalog = catalog;
         _options = options;
     }
 
-    /// <inheritdoc />
-    public MetaStructureTransformer Fit(IDataView input)
+    private protected override IEnumerable<InputColumn> InputColumns => [new(_options.InputColumnName, NumberDataViewType.Byte, "mask")];
+
+    private protected override (MappingPlan Plan, Func<ITransformer, MetaStructureTransformer> Wrap) FitPlan(IDataView input)
     {
-        ArgumentNullException.ThrowIfNull(input);
-        var col = SchemaChecks.RequireVector(input.Schema, _options.InputColumnName, NumberDataViewType.Byte, "mask");
-        var (h, w) = SchemaChecks.MaskShape((VectorDataViewType)col.Type, _options.InputColumnName, null, null);
-        var state = new MetaStructureState(_options.ClassCount, _options.Density.Kernel, _options.Density.Bandwidth, _options.Density.Sigma, _options.Density.Border, h, w);
-        var chain = BuildChain(_catalog, _options, state).Fit(input);
-        return new MetaStructureTransformer(chain, _options, h, w);
+        var (h, w) = SchemaChecks.MaskShape(input.Schema[_options.InputColumnName], null, null);
+        return (Plan(h, w), chain => new MetaStructureTransformer(chain, _options, h, w));
     }
 
-    /// <inheritdoc />
-    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
-    {
-        ArgumentNullException.ThrowIfNull(inputSchema);
-        SchemaChecks.RequireVectorShape(inputSchema, _options.InputColumnName, NumberDataViewType.Byte, "mask");
-        var dummy = new MetaStructureState(_options.ClassCount, _options.Density.Kernel, _options.Density.Bandwidth, _options.Density.Sigma, _options.Density.Border, 0, 0);
-        return BuildChain(_catalog, _options, dummy).GetOutputSchema(inputSchema);
-    }
+    private protected override MappingPlan SchemaPlan() => Plan(0, 0);
 
-    private static IEstimator<ITransformer> BuildChain(TransformsCatalog catalog, MetaStructureOptions o, MetaStructureState state)
+    private MappingPlan Plan(int h, int w)
     {
-        var blob = StateBlob.Create(JsonSerializer.SerializeToUtf8Bytes(state));
-        DataViewType? outType = state.Height > 0 ? new VectorDataViewType(NumberDataViewType.Single, o.ClassCount, state.Height, state.Width) : null;
-        return StatefulMapping.Build<MetaStructureFactory.Input, MetaStructureFactory.Output>(catalog, blob,
-            [(o.InputColumnName, MetaStructureFactory.MaskColumn)], MetaStructureFactory.Mapping, MetaStructureFactory.ContractName,
-            [(MetaStructureFactory.DensityColumn, o.OutputColumnName, outType)]);
+        var d = _options.Density;
+        var state = new MetaStructureState(_options.ClassCount, d.Kernel, d.Bandwidth, d.Sigma, d.Border, h, w);
+        return MetaStructureFactory.Plan(StateBlob.Create(JsonSerializer.SerializeToUtf8Bytes(state)),
+            [(_options.InputColumnName, MetaStructureFactory.MaskColumn)],
+            [(MetaStructureFactory.DensityColumn, _options.OutputColumnName, SchemaChecks.ShapedType(NumberDataViewType.Single, _options.ClassCount, h, w))]);
     }
 }
 
@@ -116,41 +102,31 @@ internal sealed record MetaStructureState(int ClassCount, DensityKernel Kernel, 
 
 /// <summary>Compute mapping of the meta-structure transform, found again at load by its contract name.</summary>
 [CustomMappingFactoryAttribute(ContractName)]
-public sealed class MetaStructureFactory : CustomMappingFactory<MetaStructureFactory.Input, MetaStructureFactory.Output>
+internal sealed class MetaStructureFactory : StateMappingFactory<MetaStructureFactory, MetaStructureFactory.Input, MetaStructureFactory.Output, MetaStructureState>
 {
-    /// <summary>Contract name stored in model zips.</summary>
     public const string ContractName = "NoisySeg.MetaStructure.v1";
     internal const string MaskColumn = "__NoisySeg_MetaStructure_Mask";
     internal const string DensityColumn = "__NoisySeg_MetaStructure_Density";
 
-    private static readonly StateCache<MetaStructureState> Cache = new(b => JsonSerializer.Deserialize<MetaStructureState>(b)
-        ?? throw new InvalidDataException("Meta-structure state is empty."));
+    protected override string Contract => ContractName;
 
-    /// <summary>The mapping action.</summary>
-    public static readonly Action<Input, Output> Mapping = (i, o) =>
+    protected override MetaStructureState Decode(byte[] payload) => JsonSerializer.Deserialize<MetaStructureState>(payload)
+        ?? throw new InvalidDataException("Meta-structure state is empty.");
+
+    protected override void Map(Input input, Output output, MetaStructureState s)
     {
-        var s = Cache.Get(i.State);
-        if (i.Mask.Length != s.Height * s.Width)
-            throw new InvalidOperationException($"Mask has {i.Mask.Length} pixels; the meta-structure transform was fitted on {s.Height}x{s.Width} masks.");
-        o.Density = DensityMap.Compute(i.Mask, s.Width, s.Height, s.ClassCount, s.ToOptions());
-    };
+        SchemaChecks.RequireFittedSize(input.Mask.Length, 1, s.Height, s.Width, "Mask", "meta-structure transform");
+        output.Density = DensityMap.Compute(input.Mask, s.Width, s.Height, s.ClassCount, s.ToOptions());
+    }
 
-    /// <inheritdoc />
-    public override Action<Input, Output> GetMapping() => Mapping;
-
-    /// <summary>Input row of the mapping.</summary>
-    public sealed class Input
+    internal sealed class Input : IStateRow
     {
-        /// <summary>Mask.</summary>
         [ColumnName(MaskColumn), VectorType] public byte[] Mask { get; set; } = [];
-        /// <summary>Serialized state.</summary>
         [ColumnName(StatefulMapping.StateColumn), VectorType] public byte[] State { get; set; } = [];
     }
 
-    /// <summary>Output row of the mapping.</summary>
-    public sealed class Output
+    internal sealed class Output
     {
-        /// <summary>Density <c>[C, H, W]</c>.</summary>
         [ColumnName(DensityColumn), VectorType] public float[] Density { get; set; } = [];
     }
 }

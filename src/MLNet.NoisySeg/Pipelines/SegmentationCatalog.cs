@@ -1,161 +1,99 @@
-using Microsoft.ML.Data;
 using MLNet.NoisySeg.Data;
 using MLNet.NoisySeg.Evaluation;
-using MLNet.NoisySeg.Networks;
 using MLNet.NoisySeg.Pipelines;
-using MLNet.NoisySeg.Training;
 
 namespace Microsoft.ML;
 
-/// <summary>Entry point of segmentation components: <c>mlContext.Segmentation()</c>.</summary>
+/// <summary>NoisySeg on <see cref="MLContext"/>: <c>mlContext.Segmentation()</c> and <c>mlContext.RegisterNoisySeg()</c>.</summary>
 public static class SegmentationMLContextExtensions
 {
     /// <summary>The segmentation catalog of this context (trainers and evaluation).</summary>
     /// <param name="mlContext">The ML.NET context.</param>
-    public static SegmentationCatalog Segmentation(this MLContext mlContext)
+    public static SegmentationCatalog Segmentation(this MLContext mlContext) => new(mlContext ?? throw new ArgumentNullException(nameof(mlContext)));
+
+    /// <summary>
+    /// Registers this library with the context's component catalog so that <c>mlContext.Model.Load</c> can find
+    /// its components (ML.NET finds custom-mapping components only in registered assemblies). Idempotent. Returns the
+    /// context for chaining.
+    /// </summary>
+    /// <param name="mlContext">The ML.NET context.</param>
+    public static MLContext RegisterNoisySeg(this MLContext mlContext)
     {
         ArgumentNullException.ThrowIfNull(mlContext);
-        return new SegmentationCatalog(mlContext);
+        mlContext.ComponentCatalog.RegisterAssembly(typeof(SegmentationCatalog).Assembly);
+        return mlContext;
     }
 }
 
-/// <summary>Segmentation trainers and evaluation, in the style of ML.NET's task catalogs.</summary>
+/// <summary>Segmentation trainers and evaluation, in the style of ML.NET's task catalogs: <c>mlContext.Segmentation()</c>.</summary>
 public sealed class SegmentationCatalog
 {
-    internal SegmentationCatalog(MLContext mlContext)
-    {
-        Context = mlContext;
-        Trainers = new SegmentationTrainers(mlContext);
-    }
-
-    internal MLContext Context { get; }
+    internal SegmentationCatalog(MLContext mlContext) => Trainers = new SegmentationTrainers(mlContext);
 
     /// <summary>Segmentation trainers.</summary>
     public SegmentationTrainers Trainers { get; }
 
     /// <summary>
     /// Pixel-level binary metrics over the data set (IoU, Dice, accuracy, sensitivity, specificity, precision, AUC) plus
-    /// per-image means. Pixels whose true label is 255 are ignored.
+    /// per-image means. Pixels whose true label is 255 are ignored. The data set is read once.
     /// </summary>
     /// <param name="data">Scored data.</param>
     /// <param name="labelColumnName">Clean mask column (0/1, 255 = ignore).</param>
     /// <param name="predictedLabelColumnName">Predicted mask column.</param>
     /// <param name="probabilityColumnName">Foreground probability column for AUC (<c>[1, H, W]</c> or <c>[H, W]</c>); null to skip AUC.</param>
-    public BinarySegmentationMetrics EvaluateBinary(IDataView data, string labelColumnName = "Mask",
-        string predictedLabelColumnName = "PredictedMask", string? probabilityColumnName = "Probability")
-    {
-        ArgumentNullException.ThrowIfNull(data);
-        var label = SchemaChecks.RequireVector(data.Schema, labelColumnName, NumberDataViewType.Byte, "label");
-        var pred = SchemaChecks.RequireVector(data.Schema, predictedLabelColumnName, NumberDataViewType.Byte, "predicted label");
-        DataViewSchema.Column? prob = probabilityColumnName is null ? null : SchemaChecks.RequireVector(data.Schema, probabilityColumnName, NumberDataViewType.Single, "probability");
-        var evaluator = new BinarySegmentationEvaluator();
-        var cols = new List<DataViewSchema.Column> { label, pred };
-        if (prob is { } pc) cols.Add(pc);
-        using var cursor = data.GetRowCursor(cols);
-        var lg = cursor.GetGetter<VBuffer<byte>>(label);
-        var pg = cursor.GetGetter<VBuffer<byte>>(pred);
-        var prg = prob is { } p2 ? cursor.GetGetter<VBuffer<float>>(p2) : null;
-        VBuffer<byte> l = default, pr = default;
-        VBuffer<float> pb = default;
-        long row = 0;
-        while (cursor.MoveNext())
-        {
-            lg(ref l);
-            pg(ref pr);
-            var truth = l.DenseValues().ToArray();
-            var predicted = pr.DenseValues().ToArray();
-            if (truth.Length != predicted.Length)
-                throw new ArgumentException($"Row {row}: '{labelColumnName}' has {truth.Length} pixels but '{predictedLabelColumnName}' has {predicted.Length}.", nameof(data));
-            if (prg is not null)
-            {
-                prg(ref pb);
-                var probability = pb.DenseValues().ToArray();
-                if (probability.Length != truth.Length)
-                    throw new ArgumentException($"Row {row}: '{probabilityColumnName}' has {probability.Length} values; expected one foreground probability per pixel ({truth.Length}).", nameof(data));
-                evaluator.Add(truth, predicted, probability);
-            }
-            else
-            {
-                evaluator.Add(truth, predicted);
-            }
-            row++;
-        }
-        return evaluator.GetMetrics();
-    }
+    public BinarySegmentationMetrics EvaluateBinary(IDataView data, string labelColumnName = SegmentationColumnNames.Mask,
+        string predictedLabelColumnName = SegmentationColumnNames.PredictedMask, string? probabilityColumnName = SegmentationColumnNames.Probability)
+        => BinarySegmentationEvaluator.Evaluate(ScoredRows.Read(data, labelColumnName, predictedLabelColumnName, probabilityColumnName));
 
-    /// <summary>Multi-class metrics: pixel accuracy, mean IoU, per-class IoU and Dice, confusion matrix; 255 is ignored.</summary>
+    /// <summary>Multi-class metrics: pixel accuracy, mean IoU, per-class IoU and Dice, confusion matrix; 255 is ignored. The data set is read once.</summary>
     /// <param name="data">Scored data.</param>
     /// <param name="classCount">Number of classes.</param>
     /// <param name="labelColumnName">Clean mask column.</param>
     /// <param name="predictedLabelColumnName">Predicted mask column.</param>
-    public MulticlassSegmentationMetrics EvaluateMulticlass(IDataView data, int classCount, string labelColumnName = "Mask", string predictedLabelColumnName = "PredictedMask")
+    public MulticlassSegmentationMetrics EvaluateMulticlass(IDataView data, int classCount, string labelColumnName = SegmentationColumnNames.Mask,
+        string predictedLabelColumnName = SegmentationColumnNames.PredictedMask)
+        => MulticlassSegmentationEvaluator.Evaluate(ScoredRows.Read(data, labelColumnName, predictedLabelColumnName, null), classCount);
+
+    /// <summary>Segmentation trainers: <c>mlContext.Segmentation().Trainers</c>. Both use <c>MLContext.GpuDeviceId</c>/<c>FallbackToCpu</c> when their options name no device.</summary>
+    public sealed class SegmentationTrainers
     {
-        ArgumentNullException.ThrowIfNull(data);
-        var label = SchemaChecks.RequireVector(data.Schema, labelColumnName, NumberDataViewType.Byte, "label");
-        var pred = SchemaChecks.RequireVector(data.Schema, predictedLabelColumnName, NumberDataViewType.Byte, "predicted label");
-        var evaluator = new MulticlassSegmentationEvaluator(classCount);
-        using var cursor = data.GetRowCursor(new[] { label, pred });
-        var lg = cursor.GetGetter<VBuffer<byte>>(label);
-        var pg = cursor.GetGetter<VBuffer<byte>>(pred);
-        VBuffer<byte> l = default, p = default;
-        while (cursor.MoveNext())
-        {
-            lg(ref l);
-            pg(ref p);
-            evaluator.Add(l.DenseValues().ToArray(), p.DenseValues().ToArray());
-        }
-        return evaluator.GetMetrics();
-    }
-}
+        private readonly MLContext _mlContext;
 
-/// <summary>Segmentation trainers: <c>mlContext.Segmentation().Trainers</c>.</summary>
-public sealed class SegmentationTrainers
-{
-    private readonly MLContext _mlContext;
+        internal SegmentationTrainers(MLContext mlContext) => _mlContext = mlContext;
 
-    internal SegmentationTrainers(MLContext mlContext) => _mlContext = mlContext;
+        /// <summary>
+        /// A U-Net (depth 4, base width 16) trained with TorchSharp on an image column and a (possibly noisy) mask column;
+        /// the input channel count is taken from the image column at Fit.
+        /// </summary>
+        /// <param name="imageColumnName">Image column <c>[C, H, W]</c>.</param>
+        /// <param name="labelColumnName">Mask column <c>[H, W]</c>.</param>
+        /// <param name="classCount">Number of classes (2 = binary).</param>
+        /// <param name="epochs">Training epochs.</param>
+        /// <param name="decoding">How outputs become masks.</param>
+        public UNetSegmentationTrainer UNet(string imageColumnName = SegmentationColumnNames.Image, string labelColumnName = SegmentationColumnNames.Mask,
+            int classCount = 2, int epochs = 10, SegmentationDecoding decoding = SegmentationDecoding.LabelFree)
+            => new(_mlContext, UNetSegmentationTrainerOptions.Simple(imageColumnName, labelColumnName, classCount, epochs, decoding), inferInputChannels: true);
 
-    /// <summary>The context these trainers belong to (for trainer extensions such as Unsupervised).</summary>
-    internal MLContext Context => _mlContext;
+        /// <summary>A U-Net trainer with full options.</summary>
+        /// <param name="options">The options.</param>
+        public UNetSegmentationTrainer UNet(UNetSegmentationTrainerOptions options) => new(_mlContext, options);
 
-    /// <summary>
-    /// A U-Net (depth 4, base width 16) trained with TorchSharp on an image column and a (possibly noisy) mask column;
-    /// the input channel count is taken from the image column at Fit. Uses
-    /// <c>MLContext.GpuDeviceId</c>/<c>FallbackToCpu</c> for the device and <c>MLContext</c>'s seed when none is set.
-    /// </summary>
-    /// <param name="imageColumnName">Image column <c>[C, H, W]</c>.</param>
-    /// <param name="labelColumnName">Mask column <c>[H, W]</c>.</param>
-    /// <param name="classCount">Number of classes (2 = binary).</param>
-    /// <param name="epochs">Training epochs.</param>
-    /// <param name="decoding">How outputs become masks.</param>
-    public UNetSegmentationTrainer UNet(string imageColumnName = "Image", string labelColumnName = "Mask", int classCount = 2,
-        int epochs = 10, SegmentationDecoding decoding = SegmentationDecoding.LabelFree)
-    {
-        var trainer = UNet(new UNetSegmentationTrainerOptions
-        {
-            ImageColumnName = imageColumnName,
-            LabelColumnName = labelColumnName,
-            ClassCount = classCount,
-            Decoding = decoding,
-            Trainer = new SegmentationTrainerOptions
-            {
-                Network = new UNetOptions { InputChannels = 1, OutputChannels = classCount == 2 ? 1 : classCount },
-                Loss = classCount == 2 ? MLNet.NoisySeg.Losses.LossKind.Bce : MLNet.NoisySeg.Losses.LossKind.CrossEntropy,
-                Epochs = epochs,
-            },
-        });
-        trainer.InferInputChannels = true;
-        return trainer;
-    }
+        /// <summary>
+        /// iGTT + EMS (method.md §6) on an image column only: a U-Net (depth 4, base width 16) trained for
+        /// <paramref name="rounds"/> rounds on its own DMI-selected, meta-structure-extracted pseudo-labels. The input
+        /// channel count is taken from the image column at Fit.
+        /// </summary>
+        /// <param name="imageColumnName">Image column <c>[C, H, W]</c>.</param>
+        /// <param name="rounds">iGTT rounds.</param>
+        /// <param name="epochsPerRound">Training epochs per round.</param>
+        /// <param name="useMetaStructureExtraction">Apply EMS to the pseudo-labels (the paper's best variant).</param>
+        /// <param name="seed">Seed of initialisation, batch order, augmentation and EMS.</param>
+        public UnsupervisedSegmentationTrainer Unsupervised(string imageColumnName = SegmentationColumnNames.Image, int rounds = 5, int epochsPerRound = 5,
+            bool useMetaStructureExtraction = true, int seed = 0)
+            => new(_mlContext, UnsupervisedSegmentationTrainerOptions.Simple(imageColumnName, rounds, epochsPerRound, useMetaStructureExtraction, seed), inferInputChannels: true);
 
-    /// <summary>A U-Net trainer with full options.</summary>
-    /// <param name="options">The options.</param>
-    public UNetSegmentationTrainer UNet(UNetSegmentationTrainerOptions options)
-    {
-        ArgumentNullException.ThrowIfNull(options);
-        var trainer = options.Trainer;
-        if (trainer.GpuDeviceId is null && _mlContext.GpuDeviceId is int gpu)
-            trainer = trainer with { GpuDeviceId = gpu, FallbackToCpu = _mlContext.FallbackToCpu };
-        return new UNetSegmentationTrainer(_mlContext.Transforms, options with { Trainer = trainer });
+        /// <summary>iGTT with full options.</summary>
+        /// <param name="options">The options.</param>
+        public UnsupervisedSegmentationTrainer Unsupervised(UnsupervisedSegmentationTrainerOptions options) => new(_mlContext, options);
     }
 }

@@ -79,4 +79,15 @@ internal sealed class StateCache<T> where T : class
         }
         return _cache.GetOrAdd(id, value);
     }
+
+    /// <summary>Serves <paramref name="value"/> for <paramref name="blob"/> (a state whose decoded form already exists) from now on.</summary>
+    public void Put(byte[] blob, T value)
+    {
+        StateBlob.Payload(blob);
+        _cache[StateBlob.ContentKey(blob)] = value;
+    }
+
+    /// <summary>Removes the entry of <paramref name="blob"/> when it is <paramref name="value"/> (not a newer one).</summary>
+    public void Remove(byte[] blob, T value)
+        => _cache.TryRemove(new KeyValuePair<Guid, T>(StateBlob.ContentKey(blob), value));
 }

@@ -61,15 +61,41 @@ internal static class StatefulMapping
         drop.AddRange(outputs.Select(o => o.Internal));
         return chain.Append(catalog.DropColumns(drop.Distinct().ToArray()));
     }
+
+    /// <summary>
+    /// The state bytes of a chain built by <see cref="Build{TSrc, TDst}"/> and loaded back from a zip (its first two
+    /// transformers are the state key and the state map), or null when the two transformers are something else.
+    /// </summary>
+    public static byte[]? ReadState(ITransformer keyMapping, ITransformer stateMap)
+    {
+        try
+        {
+            var row = new MLContext().Data.LoadFromEnumerable(new[] { new NoColumnsRow() });
+            if (keyMapping.GetOutputSchema(row.Schema).GetColumnOrNull(KeyColumn) is null) return null;
+            var withState = stateMap.Transform(keyMapping.Transform(row));
+            if (withState.Schema.GetColumnOrNull(StateColumn) is not { Type: VectorDataViewType { ItemType: NumberDataViewType } } column) return null;
+            return withState.GetColumn<VBuffer<byte>>(column).First().DenseValues().ToArray();
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException)
+        {
+            return null; // not a NoisySeg chain: the transformer needs columns the probe row does not have
+        }
+    }
+
+    /// <summary>A row for probing chains: one placeholder column that no NoisySeg component reads.</summary>
+    private sealed class NoColumnsRow
+    {
+        public float NoisySegProbe { get; set; }
+    }
 }
 
 /// <summary>Input of the state-key mapping: it reads no column.</summary>
-public sealed class StateKeyInput
+internal sealed class StateKeyInput
 {
 }
 
 /// <summary>Output of the state-key mapping: a constant key that the state map looks up.</summary>
-public sealed class StateKeyOutput
+internal sealed class StateKeyOutput
 {
     /// <summary>The constant key.</summary>
     [ColumnName(StatefulMapping.KeyColumn)]
@@ -78,7 +104,7 @@ public sealed class StateKeyOutput
 
 /// <summary>Stateless factory (found by contract name at load) that emits the constant state key.</summary>
 [CustomMappingFactoryAttribute(ContractName)]
-public sealed class StateKeyFactory : CustomMappingFactory<StateKeyInput, StateKeyOutput>
+internal sealed class StateKeyFactory : CustomMappingFactory<StateKeyInput, StateKeyOutput>
 {
     /// <summary>Contract name stored in model zips.</summary>
     public const string ContractName = "NoisySeg.StateKey.v1";
@@ -101,7 +127,7 @@ public abstract class ChainBackedTransformer : ITransformer
 
     /// <summary>Wraps a fitted chain.</summary>
     /// <param name="inner">The fitted public-API chain.</param>
-    protected ChainBackedTransformer(ITransformer inner)
+    private protected ChainBackedTransformer(ITransformer inner)
     {
         _inner = inner ?? throw new ArgumentNullException(nameof(inner));
     }
@@ -120,4 +146,84 @@ public abstract class ChainBackedTransformer : ITransformer
 
     /// <inheritdoc />
     void ICanSaveModel.Save(ModelSaveContext ctx) => ((ICanSaveModel)_inner).Save(ctx);
+}
+
+/// <summary>
+/// Everything <see cref="StatefulMapping.Build{TSrc, TDst}"/> needs to build one transform's chain: its state bytes, which
+/// user columns feed which internal ones, the per-row mapping and its contract, and the outputs (with their shaped type
+/// when the shapes are known). A plan is built once at Fit and once, with unknown shapes, for GetOutputSchema.
+/// </summary>
+internal abstract class MappingPlan
+{
+    /// <summary>The estimator chain of this plan.</summary>
+    public abstract IEstimator<ITransformer> Build(TransformsCatalog catalog);
+}
+
+/// <summary>A <see cref="MappingPlan"/> of a mapping from <typeparamref name="TSrc"/> rows to <typeparamref name="TDst"/> rows.</summary>
+internal sealed class MappingPlan<TSrc, TDst>(byte[] state, IReadOnlyList<(string User, string Internal)> inputs, Action<TSrc, TDst> mapping,
+    string contractName, IReadOnlyList<(string Internal, string User, DataViewType? Type)> outputs) : MappingPlan
+    where TSrc : class, new()
+    where TDst : class, new()
+{
+    /// <inheritdoc />
+    public override IEstimator<ITransformer> Build(TransformsCatalog catalog)
+        => StatefulMapping.Build(catalog, state, inputs, mapping, contractName, outputs);
+}
+
+/// <summary>A mapping's input row: every one carries the transform's state bytes in <see cref="StatefulMapping.StateColumn"/>.</summary>
+internal interface IStateRow
+{
+    /// <summary>The serialized state (<see cref="StateBlob"/>).</summary>
+    byte[] State { get; }
+}
+
+/// <summary>
+/// Base of the per-row mappings of NoisySeg transforms (the <c>CustomMapping</c> factories found again at load by their
+/// contract name): decodes the state of a row once per content (<see cref="StateCache{T}"/>) and maps the row with it.
+/// A derived factory supplies the contract name, how to decode its state and the mapping itself.
+/// </summary>
+/// <typeparam name="TSelf">The derived factory (one static cache and one mapping delegate per factory).</typeparam>
+/// <typeparam name="TSrc">Input row (internal column names and the state).</typeparam>
+/// <typeparam name="TDst">Output row (internal column names).</typeparam>
+/// <typeparam name="TState">The decoded state.</typeparam>
+internal abstract class StateMappingFactory<TSelf, TSrc, TDst, TState> : CustomMappingFactory<TSrc, TDst>
+    where TSelf : StateMappingFactory<TSelf, TSrc, TDst, TState>, new()
+    where TSrc : class, IStateRow, new()
+    where TDst : class, new()
+    where TState : class
+{
+    private static readonly TSelf Instance = new();
+    private static readonly StateCache<TState> Cache = new(Instance.Decode, Instance.CacheCapacity);
+
+    /// <summary>The mapping action, the same live (at Fit) and after load (<see cref="GetMapping"/>).</summary>
+    public static readonly Action<TSrc, TDst> Mapping = (i, o) => Instance.Map(i, o, Cache.Get(i.State));
+
+    /// <summary>Contract name stored in model zips; never change it (saved models name it).</summary>
+    protected abstract string Contract { get; }
+
+    /// <summary>Decoded states kept per process.</summary>
+    protected virtual int CacheCapacity => 64;
+
+    /// <summary>Decodes a verified state payload.</summary>
+    protected abstract TState Decode(byte[] payload);
+
+    /// <summary>Maps one row with its decoded state.</summary>
+    protected abstract void Map(TSrc input, TDst output, TState state);
+
+    /// <inheritdoc />
+    public sealed override Action<TSrc, TDst> GetMapping() => Mapping;
+
+    /// <summary>The plan of a chain carrying <paramref name="state"/> through this mapping.</summary>
+    public static MappingPlan<TSrc, TDst> Plan(byte[] state, IReadOnlyList<(string User, string Internal)> inputs,
+        IReadOnlyList<(string Internal, string User, DataViewType? Type)> outputs)
+        => new(state, inputs, Mapping, Instance.Contract, outputs);
+
+    /// <summary>The decoded state of <paramref name="blob"/> (decoded once per content).</summary>
+    public static TState Get(byte[] blob) => Cache.Get(blob);
+
+    /// <summary>Serves <paramref name="value"/> for <paramref name="blob"/> without decoding it (e.g. the network a trainer just trained).</summary>
+    public static void Remember(byte[] blob, TState value) => Cache.Put(blob, value);
+
+    /// <summary>Drops <paramref name="value"/> from the cache if it is what <paramref name="blob"/> maps to.</summary>
+    public static void Forget(byte[] blob, TState value) => Cache.Remove(blob, value);
 }

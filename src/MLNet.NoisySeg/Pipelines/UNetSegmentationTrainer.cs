@@ -1,11 +1,10 @@
-using System.Text;
-using System.Text.Json;
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using Microsoft.ML.Transforms;
 using MLNet.NoisySeg.Core;
 using MLNet.NoisySeg.Data;
 using MLNet.NoisySeg.Decoding;
+using MLNet.NoisySeg.Losses;
+using MLNet.NoisySeg.Networks;
 using MLNet.NoisySeg.Training;
 
 namespace MLNet.NoisySeg.Pipelines;
@@ -17,9 +16,11 @@ public enum SegmentationDecoding
     Fixed,
 
     /// <summary>
-    /// Without clean labels: estimate the output levels from the model's own outputs on its training images
-    /// (binary: Otsu between the two levels; multi-class: inverse-NTM correction with the known or estimated matrix).
-    /// With a known noise matrix (simulated noise), det(Q) &lt; 0 marks an inverted map.
+    /// Without clean labels: <see cref="NoiseAwareDecoding.Plan"/> on the model's own outputs on its training images, with
+    /// <see cref="UNetSegmentationTrainerOptions.KnownNoise"/> when given (binary: Otsu between the two output levels, or the
+    /// prior-matched quantile when they do not separate; multi-class: argmax when Q preserves it, else the closed-form, exact or
+    /// Tikhonov-regularised inverse-NTM correction with the known or estimated matrix). The decision and its reason are in the
+    /// decoding report.
     /// </summary>
     LabelFree,
 
@@ -31,19 +32,19 @@ public enum SegmentationDecoding
 public sealed record UNetSegmentationTrainerOptions
 {
     /// <summary>Image column: <c>Vector&lt;Single, C, H, W&gt;</c>. Default "Image".</summary>
-    public string ImageColumnName { get; init; } = SegmentationFolderOptions.Defaults.ImageColumnName;
+    public string ImageColumnName { get; init; } = SegmentationColumnNames.Image;
 
     /// <summary>Training mask column (possibly noisy): <c>Vector&lt;Byte, H, W&gt;</c>. Default "Mask".</summary>
-    public string LabelColumnName { get; init; } = SegmentationFolderOptions.Defaults.MaskColumnName;
+    public string LabelColumnName { get; init; } = SegmentationColumnNames.Mask;
 
     /// <summary>Optional text column identifying each image (seeds per-image randomness). Default "Name"; row index when absent.</summary>
-    public string NameColumnName { get; init; } = SegmentationFolderOptions.Defaults.NameColumnName;
+    public string NameColumnName { get; init; } = SegmentationColumnNames.Name;
 
     /// <summary>Output probability column <c>[K, H, W]</c> (K = 1 for binary: foreground probability). Default "Probability".</summary>
-    public string ProbabilityColumnName { get; init; } = "Probability";
+    public string ProbabilityColumnName { get; init; } = SegmentationColumnNames.Probability;
 
     /// <summary>Output mask column <c>[H, W]</c>. Default "PredictedMask".</summary>
-    public string PredictedLabelColumnName { get; init; } = "PredictedMask";
+    public string PredictedLabelColumnName { get; init; } = SegmentationColumnNames.PredictedMask;
 
     /// <summary>Number of classes; 2 = binary (one logit, BCE). Default 2.</summary>
     public int ClassCount { get; init; } = 2;
@@ -54,7 +55,12 @@ public sealed record UNetSegmentationTrainerOptions
     /// <summary>Decoding of the outputs. Default <see cref="SegmentationDecoding.LabelFree"/>.</summary>
     public SegmentationDecoding Decoding { get; init; } = SegmentationDecoding.LabelFree;
 
-    /// <summary>The noise transition matrix of the training labels when known (simulated noise); sets orientation and the inverse-NTM correction.</summary>
+    /// <summary>
+    /// The noise transition matrix of the training labels when known (simulated noise), for <see cref="SegmentationDecoding.LabelFree"/>:
+    /// it sets the orientation and the correction. Any Q may be passed, whatever its determinant (class sampling 0.1 over 11 classes
+    /// has det 1e-10 and is decoded exactly); a rank-deficient one (random labels, 50/50 flipping) is reported as not recoverable
+    /// and decoded with the fixed rule.
+    /// </summary>
     public NoiseTransitionMatrix? KnownNoise { get; init; }
 
     /// <summary>
@@ -72,7 +78,7 @@ public sealed record UNetSegmentationTrainerOptions
     public CancellationToken CancellationToken { get; init; }
 
     /// <summary>Optional online-noise hook: the training mask of a sample in an epoch (e.g. a fresh noisy draw per epoch).</summary>
-    public Func<SegmentationSample, int, byte[]>? MaskProvider { get; init; }
+    public Func<SegmentationItem, int, byte[]>? MaskProvider { get; init; }
 
     /// <summary>
     /// Online noise (the paper's redrawn-per-epoch corruption): when set, the label column holds CLEAN masks and every
@@ -93,9 +99,8 @@ public sealed record UNetSegmentationTrainerOptions
     /// <summary>Checks every option; throws naming the first bad one.</summary>
     public void Validate()
     {
-        foreach (var (value, name) in new[] { (ImageColumnName, nameof(ImageColumnName)), (LabelColumnName, nameof(LabelColumnName)),
-                     (ProbabilityColumnName, nameof(ProbabilityColumnName)), (PredictedLabelColumnName, nameof(PredictedLabelColumnName)) })
-            if (string.IsNullOrWhiteSpace(value)) throw new ArgumentException($"{name} must not be empty.", name);
+        OptionChecks.Columns((ImageColumnName, nameof(ImageColumnName)), (LabelColumnName, nameof(LabelColumnName)),
+            (ProbabilityColumnName, nameof(ProbabilityColumnName)), (PredictedLabelColumnName, nameof(PredictedLabelColumnName)));
         if (ClassCount is < 2 or > MaskConventions.MaxClassCount)
             throw new ArgumentOutOfRangeException(nameof(ClassCount), ClassCount, $"ClassCount must be in [2, {MaskConventions.MaxClassCount}].");
         ArgumentNullException.ThrowIfNull(Trainer, nameof(Trainer));
@@ -122,56 +127,76 @@ public sealed record UNetSegmentationTrainerOptions
         if (KnownNoise is not null && KnownNoise.ClassCount != ClassCount)
             throw new ArgumentException($"KnownNoise is {KnownNoise.ClassCount}x{KnownNoise.ClassCount}; ClassCount is {ClassCount}.", nameof(KnownNoise));
     }
+
+    /// <summary>The options of the catalog's simple overload: a U-Net (depth 4, base width 16) with the loss of the class count.</summary>
+    internal static UNetSegmentationTrainerOptions Simple(string imageColumnName, string labelColumnName, int classCount, int epochs, SegmentationDecoding decoding) => new()
+    {
+        ImageColumnName = imageColumnName,
+        LabelColumnName = labelColumnName,
+        ClassCount = classCount,
+        Decoding = decoding,
+        Trainer = new SegmentationTrainerOptions
+        {
+            Network = new UNetOptions { InputChannels = 1, OutputChannels = classCount == 2 ? 1 : classCount },
+            Loss = classCount == 2 ? LossKind.Bce : LossKind.CrossEntropy,
+            Epochs = epochs,
+        },
+    };
+
+    /// <summary>The trainer options on the context's device (<c>MLContext.GpuDeviceId</c>/<c>FallbackToCpu</c>) unless they name one.</summary>
+    internal static SegmentationTrainerOptions OnContextDevice(SegmentationTrainerOptions trainer, MLContext mlContext)
+        => trainer.GpuDeviceId is null && mlContext.GpuDeviceId is int gpu ? trainer with { GpuDeviceId = gpu, FallbackToCpu = mlContext.FallbackToCpu } : trainer;
 }
 
 /// <summary>
 /// ML.NET trainer for semantic segmentation: trains a TorchSharp U-Net on an image column and a (possibly noisy)
 /// mask column, then chooses a decoding (fixed, label-free or the paper's validation sweep). The fitted
-/// <see cref="SegmentationTransformer"/> adds probability and predicted-mask columns and is saved, weights included,
-/// by plain <c>mlContext.Model.Save</c>.
+/// <see cref="SegmentationTransformer"/> holds the trained network itself (no reload) and adds probability and
+/// predicted-mask columns; plain <c>mlContext.Model.Save</c> writes it, weights included.
 /// </summary>
-public sealed class UNetSegmentationTrainer : IEstimator<SegmentationTransformer>
+public sealed class UNetSegmentationTrainer : NoisySegEstimator<SegmentationTransformer>
 {
-    private readonly TransformsCatalog _catalog;
     private readonly UNetSegmentationTrainerOptions _options;
+    private readonly bool _inferInputChannels;
 
-    internal UNetSegmentationTrainer(TransformsCatalog catalog, UNetSegmentationTrainerOptions options)
+    internal UNetSegmentationTrainer(MLContext mlContext, UNetSegmentationTrainerOptions options, bool inferInputChannels = false) : base(mlContext.Transforms)
     {
-        ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        _catalog = catalog;
-        _options = options;
+        _options = options with { Trainer = UNetSegmentationTrainerOptions.OnContextDevice(options.Trainer, mlContext) };
+        _inferInputChannels = inferInputChannels;
     }
 
     /// <summary>The options.</summary>
     public UNetSegmentationTrainerOptions Options => _options;
 
-    /// <summary>When true (simple catalog overload), Fit takes the network's input channels from the image column.</summary>
-    internal bool InferInputChannels { get; set; }
+    private protected override IEnumerable<InputColumn> InputColumns =>
+    [
+        new(_options.ImageColumnName, NumberDataViewType.Single, "image"),
+        new(_options.LabelColumnName, NumberDataViewType.Byte, "label (mask)"),
+    ];
 
-    /// <inheritdoc />
-    public SegmentationTransformer Fit(IDataView input)
+    private protected override MappingPlan SchemaPlan() => SegmentationTransformer.SchemaPlan(Columns(_options), _options.ClassCount, _options.Trainer.Network.InputChannels);
+
+    internal static SegmentationColumns Columns(UNetSegmentationTrainerOptions o) => new(o.ImageColumnName, o.ProbabilityColumnName, o.PredictedLabelColumnName);
+
+    private protected override (MappingPlan Plan, Func<ITransformer, SegmentationTransformer> Wrap) FitPlan(IDataView input)
     {
-        ArgumentNullException.ThrowIfNull(input);
         var o = _options;
-        var imageCol = SchemaChecks.RequireVector(input.Schema, o.ImageColumnName, NumberDataViewType.Single, "image");
-        SchemaChecks.RequireVector(input.Schema, o.LabelColumnName, NumberDataViewType.Byte, "label (mask)");
-        var (c, h, w) = SchemaChecks.ImageShape((VectorDataViewType)imageCol.Type, o.ImageColumnName, null, null);
-        if (InferInputChannels && c != o.Trainer.Network.InputChannels)
+        var (c, h, w) = SchemaChecks.ImageShape(input.Schema[o.ImageColumnName], null, null);
+        if (_inferInputChannels && c != o.Trainer.Network.InputChannels)
             o = o with { Trainer = o.Trainer with { Network = o.Trainer.Network with { InputChannels = c } } };
         if (c != o.Trainer.Network.InputChannels)
             throw new ArgumentException($"The image column '{o.ImageColumnName}' has {c} channels; Trainer.Network.InputChannels is {o.Trainer.Network.InputChannels}.", nameof(input));
-        var items = SegmentationDataView.ReadItems(input, o.ImageColumnName, o.LabelColumnName,
+        var samples = SegmentationDataView.ReadItems(input, o.ImageColumnName, o.LabelColumnName,
             input.Schema.GetColumnOrNull(o.NameColumnName) is null ? null : o.NameColumnName);
-        var samples = items.Select(i => new SegmentationSample(i.Name, i.Image, i.Mask!, h, w)).ToList();
-        CheckLabels(samples, o.ClassCount);
+        CheckLabels(samples, o.ClassCount, o.LabelColumnName, "input");
 
         var maskProvider = o.MaskProvider;
         if (o.OnlineNoise is { } online)
         {
             var corruptor = new Noise.LabelCorruptor(online, o.OnlineNoiseSeed) { Online = true };
-            maskProvider = (sample, epoch) => corruptor.Corrupt(sample.Mask, sample.Width, sample.Height, sample.Id, epoch);
+            maskProvider = (sample, epoch) => corruptor.Corrupt(sample.Mask!, sample.Width, sample.Height, sample.Name, epoch);
         }
         // Read once: early stopping scores it during training, the validation sweep decodes with it afterwards.
         var validation = o.ValidationData is not null && (o.Trainer.EarlyStopping is not null || o.Decoding == SegmentationDecoding.ValidationSweep)
@@ -191,20 +216,18 @@ public sealed class UNetSegmentationTrainer : IEstimator<SegmentationTransformer
                 return metrics;
             };
         }
-        using var model = SegmentationTrainer.Train(samples, o.Trainer, o.Progress, o.CancellationToken, validate, maskProvider);
-        var (rule, report) = ChooseDecoding(o, model, samples, validation, c, h, w);
-        if (model.EarlyStoppingResult is { } outcome) report += "; " + outcome;
-        var state = new SegmentationState(model.ToBytes(), rule.ToString(), o.ClassCount, c, h, w, report);
-        return SegmentationTransformer.Create(_catalog, o, state, input);
-    }
-
-    /// <inheritdoc />
-    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
-    {
-        ArgumentNullException.ThrowIfNull(inputSchema);
-        SchemaChecks.RequireVectorShape(inputSchema, _options.ImageColumnName, NumberDataViewType.Single, "image");
-        SchemaChecks.RequireVectorShape(inputSchema, _options.LabelColumnName, NumberDataViewType.Byte, "label (mask)");
-        return SegmentationTransformer.BuildChain(_catalog, _options, SegmentationState.Placeholder(_options)).GetOutputSchema(inputSchema);
+        var model = SegmentationTrainer.Train(samples, o.Trainer, o.Progress, o.CancellationToken, validate, maskProvider);
+        try
+        {
+            var (rule, report) = ChooseDecoding(o, model, samples, validation, c, h, w);
+            if (model.EarlyStoppingResult is { } outcome) report += "; " + outcome;
+            return SegmentationTransformer.FitPlan(Columns(o), new SegmentationState([], rule.ToString(), o.ClassCount, c, h, w, report), model);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
     }
 
     private static IReadOnlyList<SegmentationItem> ReadValidation(UNetSegmentationTrainerOptions o, int channels)
@@ -212,15 +235,12 @@ public sealed class UNetSegmentationTrainer : IEstimator<SegmentationTransformer
         var data = o.ValidationData!;
         var imageCol = SchemaChecks.RequireVector(data.Schema, o.ImageColumnName, NumberDataViewType.Single, "validation image");
         SchemaChecks.RequireVector(data.Schema, o.LabelColumnName, NumberDataViewType.Byte, "validation label (mask)");
-        var (c, _, _) = SchemaChecks.ImageShape((VectorDataViewType)imageCol.Type, o.ImageColumnName, null, null);
+        var (c, _, _) = SchemaChecks.ImageShape(imageCol, null, null);
         if (c != channels)
             throw new ArgumentException($"ValidationData: the image column '{o.ImageColumnName}' has {c} channels; the training data has {channels}.", nameof(o.ValidationData));
         var items = SegmentationDataView.ReadItems(data, o.ImageColumnName, o.LabelColumnName, null);
         if (items.Count == 0) throw new ArgumentException("ValidationData has no rows.", nameof(o.ValidationData));
-        foreach (var item in items)
-            foreach (var v in item.Mask!)
-                if (v >= o.ClassCount && v != MaskConventions.IgnoreIndex)
-                    throw new ArgumentException($"ValidationData: image '{item.Name}' has mask value {v} in '{o.LabelColumnName}'; expected class indices 0..{o.ClassCount - 1} or {MaskConventions.IgnoreIndex} (ignore).", nameof(o.ValidationData));
+        CheckLabels(items, o.ClassCount, o.LabelColumnName, nameof(o.ValidationData), "ValidationData: ");
         return items;
     }
 
@@ -249,15 +269,15 @@ public sealed class UNetSegmentationTrainer : IEstimator<SegmentationTransformer
         return n == 0 ? double.NaN : sum / n;
     }
 
-    private static void CheckLabels(IReadOnlyList<SegmentationSample> samples, int classCount)
+    private static void CheckLabels(IReadOnlyList<SegmentationItem> items, int classCount, string column, string paramName, string prefix = "")
     {
-        foreach (var s in samples)
-            foreach (var v in s.Mask)
+        foreach (var item in items)
+            foreach (var v in item.Mask!)
                 if (v >= classCount && v != MaskConventions.IgnoreIndex)
-                    throw new ArgumentException($"Image '{s.Id}' has mask value {v}; expected class indices 0..{classCount - 1} or {MaskConventions.IgnoreIndex} (ignore).", "input");
+                    throw new ArgumentException($"{prefix}image '{item.Name}' has mask value {v} in '{column}'; expected class indices 0..{classCount - 1} or {MaskConventions.IgnoreIndex} (ignore).", paramName);
     }
 
-    private static (DecodingRule Rule, string Report) ChooseDecoding(UNetSegmentationTrainerOptions o, TrainedSegmentationModel model, IReadOnlyList<SegmentationSample> samples,
+    private static (DecodingRule Rule, string Report) ChooseDecoding(UNetSegmentationTrainerOptions o, TrainedSegmentationModel model, IReadOnlyList<SegmentationItem> samples,
         IReadOnlyList<SegmentationItem>? validation, int c, int h, int w)
     {
         bool binary = o.ClassCount == 2;
@@ -268,23 +288,12 @@ public sealed class UNetSegmentationTrainer : IEstimator<SegmentationTransformer
             case SegmentationDecoding.LabelFree:
             {
                 var outputs = model.PredictProbabilities(samples.Select(s => s.Image).ToList(), c, h, w);
-                var known = o.KnownNoise;
-                string note = "";
-                if (known is not null && !known.IsInvertible)
-                {
-                    // A singular Q (random labels, 50/50 flipping) carries no orientation and has no inverse (Lemma 2).
-                    note = $" (known noise matrix is singular, rank {known.Rank()}: decoded without it)";
-                    known = null;
-                }
-                if (binary)
-                {
-                    var est = LabelFreeDecoder.EstimateBinary(outputs, known);
-                    return (est.ToRule(), $"label-free: levels {est.BackgroundLevel:0.####}/{est.ForegroundLevel:0.####}, threshold {est.Threshold:0.####}, inverted {est.Inverted}, separation {est.MixtureSeparation:0.##}{note}");
-                }
-                if (known is not null)
-                    return (DecodingRule.InverseNtm(known), "label-free: inverse of the known noise matrix");
-                var levels = LabelFreeDecoder.EstimateLevels(outputs, o.ClassCount);
-                return (levels.ToRule(), $"label-free: estimated level matrix, det {levels.Determinant:0.####}{note}");
+                // Binary: the noisy labels' foreground share, unless the masks trained on are redrawn every epoch (online noise).
+                double? share = binary && o.OnlineNoise is null && o.MaskProvider is null
+                    ? LabelFreeDecoder.ForegroundShare(samples.Select(s => s.Mask!)) : null;
+                // Any known Q goes to the planner as is: a rank-deficient one is reported as not recoverable there.
+                var decision = NoiseAwareDecoding.Plan(outputs, o.ClassCount, o.KnownNoise, share);
+                return (decision.Rule, $"label-free, {decision.Strategy}: {decision.Reason}");
             }
             default:
             {
@@ -294,157 +303,5 @@ public sealed class UNetSegmentationTrainer : IEstimator<SegmentationTransformer
                 return (sweep.ToRule(), $"validation sweep: threshold {sweep.Threshold:0.####}, inverted {sweep.Inverted}, mean Dice {sweep.MeanDice:0.####}");
             }
         }
-    }
-}
-
-/// <summary>
-/// A trained segmentation model inside an ML.NET pipeline: adds the probability <c>[K, H, W]</c> and predicted-mask
-/// <c>[H, W]</c> columns. Saved by plain <c>mlContext.Model.Save</c> with the weights and the decoding rule inside the zip.
-/// </summary>
-public sealed class SegmentationTransformer : ChainBackedTransformer, IDisposable
-{
-    private readonly SegmentationState _state;
-    private TrainedSegmentationModel? _model;
-
-    private SegmentationTransformer(ITransformer chain, SegmentationState state) : base(chain)
-    {
-        _state = state;
-        Decoding = DecodingRule.Parse(state.Rule);
-    }
-
-    /// <summary>The decoding rule this model uses (saved with it).</summary>
-    public DecodingRule Decoding { get; }
-
-    /// <summary>How the decoding was chosen (levels, thresholds), for reports.</summary>
-    public string DecodingReport => _state.Report;
-
-    /// <summary>Number of classes.</summary>
-    public int ClassCount => _state.ClassCount;
-
-    /// <summary>The trained network (loaded lazily from the saved weights).</summary>
-    public TrainedSegmentationModel Model => _model ??= TrainedSegmentationModel.FromBytes(_state.Weights);
-
-    /// <summary>Typed convenience: probabilities <c>[K, H, W]</c> and the decoded mask for one image of any size.</summary>
-    /// <param name="image">Planar pixels <c>[C, H, W]</c>, normalised as in training.</param>
-    /// <param name="channels">C.</param>
-    /// <param name="height">H.</param>
-    /// <param name="width">W.</param>
-    public (float[] Probability, byte[] Mask) Predict(float[] image, int channels, int height, int width)
-    {
-        var p = Model.PredictProbabilities(image, channels, height, width);
-        var mask = new byte[height * width];
-        Decoding.Decode(p, _state.ClassCount == 2 ? 1 : _state.ClassCount, mask);
-        return (p, mask);
-    }
-
-    /// <inheritdoc />
-    public void Dispose() => _model?.Dispose();
-
-    internal static SegmentationTransformer Create(TransformsCatalog catalog, UNetSegmentationTrainerOptions o, SegmentationState state, IDataView input)
-        => new(BuildChain(catalog, o, state).Fit(input), state);
-
-    internal static IEstimator<ITransformer> BuildChain(TransformsCatalog catalog, UNetSegmentationTrainerOptions o, SegmentationState state)
-    {
-        int k = state.ClassCount == 2 ? 1 : state.ClassCount;
-        DataViewType? probType = state.Height > 0 ? new VectorDataViewType(NumberDataViewType.Single, k, state.Height, state.Width) : null;
-        DataViewType? maskType = state.Height > 0 ? new VectorDataViewType(NumberDataViewType.Byte, state.Height, state.Width) : null;
-        return StatefulMapping.Build<SegmentationFactory.Input, SegmentationFactory.Output>(catalog, StateBlob.Create(state.Serialize()),
-            [(o.ImageColumnName, SegmentationFactory.ImageColumn)], SegmentationFactory.Mapping, SegmentationFactory.ContractName,
-            [(SegmentationFactory.ProbabilityColumn, o.ProbabilityColumnName, probType), (SegmentationFactory.MaskColumn, o.PredictedLabelColumnName, maskType)]);
-    }
-}
-
-/// <summary>What a segmentation transformer saves: weights, decoding rule and shapes.</summary>
-internal sealed record SegmentationState(byte[] Weights, string Rule, int ClassCount, int Channels, int Height, int Width, string Report)
-{
-    public static SegmentationState Placeholder(UNetSegmentationTrainerOptions o)
-        => new([], o.ClassCount == 2 ? DecodingRule.FixedThreshold.ToString() : DecodingRule.Argmax.ToString(), o.ClassCount, o.Trainer.Network.InputChannels, 0, 0, "");
-
-    public byte[] Serialize()
-    {
-        var header = JsonSerializer.SerializeToUtf8Bytes(this with { Weights = [] });
-        using var ms = new MemoryStream();
-        using var w = new BinaryWriter(ms);
-        w.Write(header.Length);
-        w.Write(header);
-        w.Write(Weights.Length);
-        w.Write(Weights);
-        w.Flush();
-        return ms.ToArray();
-    }
-
-    public static SegmentationState Deserialize(byte[] payload)
-    {
-        try
-        {
-            using var r = new BinaryReader(new MemoryStream(payload));
-            var header = JsonSerializer.Deserialize<SegmentationState>(r.ReadBytes(r.ReadInt32()))
-                ?? throw new InvalidDataException("Segmentation state header is empty.");
-            int n = r.ReadInt32();
-            var weights = r.ReadBytes(n);
-            if (weights.Length != n) throw new EndOfStreamException();
-            return header with { Weights = weights };
-        }
-        catch (Exception e) when (e is EndOfStreamException or JsonException or ArgumentException)
-        {
-            throw new InvalidDataException("Segmentation model state is truncated or corrupt.", e);
-        }
-    }
-}
-
-/// <summary>Per-row inference mapping of saved segmentation models, found again at load by its contract name.</summary>
-[CustomMappingFactoryAttribute(ContractName)]
-public sealed class SegmentationFactory : CustomMappingFactory<SegmentationFactory.Input, SegmentationFactory.Output>
-{
-    /// <summary>Contract name stored in model zips.</summary>
-    public const string ContractName = "NoisySeg.UNetSegmentation.v1";
-    internal const string ImageColumn = "__NoisySeg_Seg_Image";
-    internal const string ProbabilityColumn = "__NoisySeg_Seg_Probability";
-    internal const string MaskColumn = "__NoisySeg_Seg_Mask";
-
-    private sealed class Loaded(SegmentationState state)
-    {
-        public SegmentationState State { get; } = state;
-        public TrainedSegmentationModel Model { get; } = TrainedSegmentationModel.FromBytes(state.Weights);
-        public DecodingRule Rule { get; } = DecodingRule.Parse(state.Rule);
-        public object Gate { get; } = new();
-    }
-
-    private static readonly StateCache<Loaded> Cache = new(b => new Loaded(SegmentationState.Deserialize(b)), capacity: 8);
-
-    /// <summary>The mapping action.</summary>
-    public static readonly Action<Input, Output> Mapping = (i, o) =>
-    {
-        var m = Cache.Get(i.State);
-        var s = m.State;
-        if (i.Image.Length != s.Channels * s.Height * s.Width)
-            throw new InvalidOperationException($"Image has {i.Image.Length} values; the model was trained on {s.Channels}x{s.Height}x{s.Width} images.");
-        float[] p;
-        lock (m.Gate) p = m.Model.PredictProbabilities(i.Image, s.Channels, s.Height, s.Width);
-        var mask = new byte[s.Height * s.Width];
-        m.Rule.Decode(p, s.ClassCount == 2 ? 1 : s.ClassCount, mask);
-        o.Probability = p;
-        o.Mask = mask;
-    };
-
-    /// <inheritdoc />
-    public override Action<Input, Output> GetMapping() => Mapping;
-
-    /// <summary>Input row of the mapping.</summary>
-    public sealed class Input
-    {
-        /// <summary>Image.</summary>
-        [ColumnName(ImageColumn), VectorType] public float[] Image { get; set; } = [];
-        /// <summary>Serialized state.</summary>
-        [ColumnName(StatefulMapping.StateColumn), VectorType] public byte[] State { get; set; } = [];
-    }
-
-    /// <summary>Output row of the mapping.</summary>
-    public sealed class Output
-    {
-        /// <summary>Probabilities <c>[K, H, W]</c>.</summary>
-        [ColumnName(ProbabilityColumn), VectorType] public float[] Probability { get; set; } = [];
-        /// <summary>Decoded mask <c>[H, W]</c>.</summary>
-        [ColumnName(MaskColumn), VectorType] public byte[] Mask { get; set; } = [];
     }
 }

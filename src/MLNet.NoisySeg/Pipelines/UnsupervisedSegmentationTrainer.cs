@@ -2,24 +2,27 @@ using System.Globalization;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNet.NoisySeg.Data;
+using MLNet.NoisySeg.Losses;
+using MLNet.NoisySeg.Networks;
+using MLNet.NoisySeg.Training;
 using MLNet.NoisySeg.Unsupervised;
 
 namespace MLNet.NoisySeg.Pipelines;
 
 /// <summary>Options of <see cref="UnsupervisedSegmentationTrainer"/>.</summary>
-public sealed class UnsupervisedSegmentationTrainerOptions
+public sealed record UnsupervisedSegmentationTrainerOptions
 {
     /// <summary>Image column: <c>Vector&lt;Single, C, H, W&gt;</c>. Default "Image".</summary>
-    public string ImageColumnName { get; init; } = SegmentationFolderOptions.Defaults.ImageColumnName;
+    public string ImageColumnName { get; init; } = SegmentationColumnNames.Image;
 
     /// <summary>Optional text column identifying each image (seeds EMS). Default "Name"; row index when absent.</summary>
-    public string NameColumnName { get; init; } = SegmentationFolderOptions.Defaults.NameColumnName;
+    public string NameColumnName { get; init; } = SegmentationColumnNames.Name;
 
     /// <summary>Output foreground-probability column <c>[1, H, W]</c>. Default "Probability".</summary>
-    public string ProbabilityColumnName { get; init; } = "Probability";
+    public string ProbabilityColumnName { get; init; } = SegmentationColumnNames.Probability;
 
     /// <summary>Output mask column <c>[H, W]</c>. Default "PredictedMask".</summary>
-    public string PredictedLabelColumnName { get; init; } = "PredictedMask";
+    public string PredictedLabelColumnName { get; init; } = SegmentationColumnNames.PredictedMask;
 
     /// <summary>iGTT options: rounds, budget, K, EMS (r, p, on/off), network, optimizer, seed, device.</summary>
     public IgttOptions Igtt { get; init; } = new();
@@ -33,33 +36,23 @@ public sealed class UnsupervisedSegmentationTrainerOptions
     /// <summary>Checks every option; throws naming the first bad one.</summary>
     public void Validate()
     {
-        foreach (var (value, name) in new[] { (ImageColumnName, nameof(ImageColumnName)), (ProbabilityColumnName, nameof(ProbabilityColumnName)),
-                     (PredictedLabelColumnName, nameof(PredictedLabelColumnName)) })
-            if (string.IsNullOrWhiteSpace(value)) throw new ArgumentException($"{name} must not be empty.", name);
+        OptionChecks.Columns((ImageColumnName, nameof(ImageColumnName)), (ProbabilityColumnName, nameof(ProbabilityColumnName)),
+            (PredictedLabelColumnName, nameof(PredictedLabelColumnName)));
         if (Igtt is null) throw new ArgumentException("Igtt must not be null.", nameof(Igtt));
         Igtt.Validate();
     }
 
-    internal UnsupervisedSegmentationTrainerOptions WithIgtt(IgttOptions igtt) => new()
+    /// <summary>The options of the catalog's simple overload: a U-Net (depth 4, base width 16) trained with DMI + soft-IoU.</summary>
+    internal static UnsupervisedSegmentationTrainerOptions Simple(string imageColumnName, int rounds, int epochsPerRound, bool useMetaStructureExtraction, int seed) => new()
     {
-        ImageColumnName = ImageColumnName,
-        NameColumnName = NameColumnName,
-        ProbabilityColumnName = ProbabilityColumnName,
-        PredictedLabelColumnName = PredictedLabelColumnName,
-        Igtt = igtt,
-        Progress = Progress,
-        CancellationToken = CancellationToken,
-    };
-
-    /// <summary>The supervised trainer's options with the same columns: the transformer is built and saved exactly like its.</summary>
-    internal UNetSegmentationTrainerOptions AsSegmentationOptions() => new()
-    {
-        ImageColumnName = ImageColumnName,
-        NameColumnName = NameColumnName,
-        ProbabilityColumnName = ProbabilityColumnName,
-        PredictedLabelColumnName = PredictedLabelColumnName,
-        ClassCount = 2,
-        Trainer = Igtt.Trainer,
+        ImageColumnName = imageColumnName,
+        Igtt = new IgttOptions
+        {
+            Rounds = rounds,
+            EpochsPerRound = epochsPerRound,
+            UseMetaStructureExtraction = useMetaStructureExtraction,
+            Trainer = new SegmentationTrainerOptions { Network = new UNetOptions(), Loss = LossKind.DmiSoftIoU, Seed = seed },
+        },
     };
 }
 
@@ -67,61 +60,59 @@ public sealed class UnsupervisedSegmentationTrainerOptions
 /// ML.NET trainer for unsupervised binary segmentation with iGTT + EMS (method.md §6): needs an image column only.
 /// Fit runs <see cref="IterativeGroundTruthTrainer"/> and decodes label-free (Otsu between the network's two output
 /// levels on the training images, inverted when the network's output is anti-aligned with its pseudo-labels: the
-/// Probability column is then the raw output and the structure is where it is low). The result is a <see cref="SegmentationTransformer"/>, the supervised trainer's
-/// transformer: same columns, same saved state, saved and loaded by plain <c>mlContext.Model.Save/Load</c>.
+/// Probability column is then the raw output and the structure is where it is low). The result is a
+/// <see cref="SegmentationTransformer"/>, the supervised trainer's transformer: same columns, same saved state, saved and
+/// loaded by plain <c>mlContext.Model.Save/Load</c>.
 /// </summary>
-public sealed class UnsupervisedSegmentationTrainer : IEstimator<SegmentationTransformer>
+public sealed class UnsupervisedSegmentationTrainer : NoisySegEstimator<SegmentationTransformer>
 {
-    private readonly TransformsCatalog _catalog;
     private readonly UnsupervisedSegmentationTrainerOptions _options;
+    private readonly bool _inferInputChannels;
 
-    internal UnsupervisedSegmentationTrainer(TransformsCatalog catalog, UnsupervisedSegmentationTrainerOptions options)
+    internal UnsupervisedSegmentationTrainer(MLContext mlContext, UnsupervisedSegmentationTrainerOptions options, bool inferInputChannels = false) : base(mlContext.Transforms)
     {
-        ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
-        _catalog = catalog;
-        _options = options;
+        _options = options with { Igtt = options.Igtt with { Trainer = UNetSegmentationTrainerOptions.OnContextDevice(options.Igtt.Trainer, mlContext) } };
+        _inferInputChannels = inferInputChannels;
     }
 
     /// <summary>The options.</summary>
     public UnsupervisedSegmentationTrainerOptions Options => _options;
 
-    /// <summary>When true (simple catalog overload), Fit takes the network's input channels from the image column.</summary>
-    internal bool InferInputChannels { get; set; }
-
     /// <summary>The per-round selection summaries of the last Fit.</summary>
     public IReadOnlyList<IgttRoundSummary> LastRounds { get; private set; } = [];
 
-    /// <inheritdoc />
-    public SegmentationTransformer Fit(IDataView input)
+    private SegmentationColumns Columns => new(_options.ImageColumnName, _options.ProbabilityColumnName, _options.PredictedLabelColumnName);
+
+    private protected override IEnumerable<InputColumn> InputColumns => [new(_options.ImageColumnName, NumberDataViewType.Single, "image")];
+
+    private protected override MappingPlan SchemaPlan() => SegmentationTransformer.SchemaPlan(Columns, 2, _options.Igtt.Trainer.Network.InputChannels);
+
+    private protected override (MappingPlan Plan, Func<ITransformer, SegmentationTransformer> Wrap) FitPlan(IDataView input)
     {
-        ArgumentNullException.ThrowIfNull(input);
         var o = _options;
-        var imageCol = SchemaChecks.RequireVector(input.Schema, o.ImageColumnName, NumberDataViewType.Single, "image");
-        var (c, h, w) = SchemaChecks.ImageShape((VectorDataViewType)imageCol.Type, o.ImageColumnName, null, null);
-        if (InferInputChannels && c != o.Igtt.Trainer.Network.InputChannels)
-            o = o.WithIgtt(o.Igtt with { Trainer = o.Igtt.Trainer with { Network = o.Igtt.Trainer.Network with { InputChannels = c } } });
+        var (c, h, w) = SchemaChecks.ImageShape(input.Schema[o.ImageColumnName], null, null);
+        if (_inferInputChannels && c != o.Igtt.Trainer.Network.InputChannels)
+            o = o with { Igtt = o.Igtt with { Trainer = o.Igtt.Trainer with { Network = o.Igtt.Trainer.Network with { InputChannels = c } } } };
         if (c != o.Igtt.Trainer.Network.InputChannels)
             throw new ArgumentException($"The image column '{o.ImageColumnName}' has {c} channels; Igtt.Trainer.Network.InputChannels is {o.Igtt.Trainer.Network.InputChannels}.", nameof(input));
         var items = SegmentationDataView.ReadItems(input, o.ImageColumnName, null,
             input.Schema.GetColumnOrNull(o.NameColumnName) is null ? null : o.NameColumnName);
 
-        using var result = IterativeGroundTruthTrainer.Train(items, o.Igtt, o.Progress, o.CancellationToken);
-        LastRounds = result.Rounds;
-        var est = result.Levels;
-        string report = string.Create(CultureInfo.InvariantCulture,
-            $"iGTT{(o.Igtt.UseMetaStructureExtraction ? " + EMS" : "")}, {o.Igtt.Rounds} rounds; label-free: levels {est.LowLevel:0.####}/{est.HighLevel:0.####}, threshold {est.Threshold:0.####}, separation {est.MixtureSeparation:0.##}, output inverted vs pseudo-labels {result.OutputInverted}");
-        var state = new SegmentationState(result.Model.ToBytes(), result.Decoding.ToString(), 2, c, h, w, report);
-        return SegmentationTransformer.Create(_catalog, o.AsSegmentationOptions(), state, input);
-    }
-
-    /// <inheritdoc />
-    public SchemaShape GetOutputSchema(SchemaShape inputSchema)
-    {
-        ArgumentNullException.ThrowIfNull(inputSchema);
-        SchemaChecks.RequireVectorShape(inputSchema, _options.ImageColumnName, NumberDataViewType.Single, "image");
-        var so = _options.AsSegmentationOptions();
-        return SegmentationTransformer.BuildChain(_catalog, so, SegmentationState.Placeholder(so)).GetOutputSchema(inputSchema);
+        var result = IterativeGroundTruthTrainer.Train(items, o.Igtt, o.Progress, o.CancellationToken);
+        try
+        {
+            LastRounds = result.Rounds;
+            var est = result.Levels;
+            string report = string.Create(CultureInfo.InvariantCulture,
+                $"iGTT{(o.Igtt.UseMetaStructureExtraction ? " + EMS" : "")}, {o.Igtt.Rounds} rounds; label-free: levels {est.LowLevel:0.####}/{est.HighLevel:0.####}, threshold {est.Threshold:0.####}, separation {est.MixtureSeparation:0.##}, output inverted vs pseudo-labels {result.OutputInverted}");
+            return SegmentationTransformer.FitPlan(Columns, new SegmentationState([], result.Decoding.ToString(), 2, c, h, w, report), result.Model);
+        }
+        catch
+        {
+            result.Dispose();
+            throw;
+        }
     }
 }

@@ -19,7 +19,7 @@ namespace MLNet.NoisySeg.Training;
 /// <remarks>
 /// Determinism: weights are initialised after <c>torch.manual_seed(Seed)</c>; the batch order of epoch e is a
 /// <see cref="SeededRandom"/> shuffle keyed by (Seed, e); the augmentation of a sample at step t is keyed by
-/// (Seed, sample Id, t), and so is its crop window. Nothing depends on earlier random draws, so a resumed run sees exactly the batches of an
+/// (Seed, sample Name, t), and so is its crop window. Nothing depends on earlier random draws, so a resumed run sees exactly the batches of an
 /// uninterrupted one, and on the CPU the same seed and thread count give the same weights.
 /// Each step runs in its own <c>torch.NewDisposeScope()</c>, so native memory stays flat.
 /// Concurrency: several Train calls may run on different threads (seeding + initialisation is serialised), but
@@ -44,12 +44,12 @@ public static class SegmentationTrainer
     /// noisy draw per epoch); called once per use of the sample. Null = the sample's own Mask.</param>
     /// <returns>The trained model in eval mode; dispose it.</returns>
     public static TrainedSegmentationModel Train(
-        IReadOnlyList<SegmentationSample> samples,
+        IReadOnlyList<SegmentationItem> samples,
         SegmentationTrainerOptions options,
         IProgress<TrainingProgress>? progress = null,
         CancellationToken cancellationToken = default,
         Func<int, TrainedSegmentationModel, IReadOnlyDictionary<string, double>>? validate = null,
-        Func<SegmentationSample, int, byte[]>? maskProvider = null)
+        Func<SegmentationItem, int, byte[]>? maskProvider = null)
     {
         ArgumentNullException.ThrowIfNull(samples);
         ArgumentNullException.ThrowIfNull(options);
@@ -99,7 +99,7 @@ public static class SegmentationTrainer
             bool cropping = options.CropHeight.HasValue;
             var xs = new float[(long)batch * plane];
             var ms = new byte[(long)batch * pixels];
-            var batchSamples = new SegmentationSample[batch];
+            var batchSamples = new SegmentationItem[batch];
             using var view = new TrainedSegmentationModel(network, options, device, ownsNetwork: false);
             var early = options.EarlyStopping is { } es ? new EarlyStoppingTracker(es) : null;
 
@@ -125,9 +125,9 @@ public static class SegmentationTrainer
                 {
                     var s = samples[order[offset + b]];
                     batchSamples[b] = s;
-                    byte[] mask = maskProvider is null ? s.Mask : maskProvider(s, epoch);
+                    byte[] mask = maskProvider is null ? s.Mask! : maskProvider(s, epoch);
                     if (mask is null || mask.Length != s.Height * s.Width)
-                        throw new InvalidOperationException($"maskProvider returned a mask of {mask?.Length ?? 0} pixels for sample '{s.Id}'; expected {s.Height * s.Width}.");
+                        throw new InvalidOperationException($"maskProvider returned a mask of {mask?.Length ?? 0} pixels for sample '{s.Name}'; expected {s.Height * s.Width}.");
                     if (cropping)
                     {
                         var (cx, cy) = CropOrigin(s, options.Seed, step, h, w);
@@ -288,27 +288,27 @@ public static class SegmentationTrainer
         };
     }
 
-    /// <summary>The top-left corner of sample <paramref name="s"/>'s training window at <paramref name="step"/>, drawn from (Seed, s.Id, step).</summary>
-    internal static (int X, int Y) CropOrigin(SegmentationSample s, int seed, int step, int cropHeight, int cropWidth)
+    /// <summary>The top-left corner of sample <paramref name="s"/>'s training window at <paramref name="step"/>, drawn from (Seed, s.Name, step).</summary>
+    internal static (int X, int Y) CropOrigin(SegmentationItem s, int seed, int step, int cropHeight, int cropWidth)
     {
-        var rng = SeededRandom.For(seed, s.Id, step).Fork(0xC_0C);
+        var rng = SeededRandom.For(seed, s.Name, step).Fork(0xC_0C);
         int x = rng.NextInt(s.Width - cropWidth + 1);
         int y = rng.NextInt(s.Height - cropHeight + 1);
         return (x, y);
     }
 
     /// <summary>
-    /// Random dihedral transform per image: the transform of sample s at step t is drawn from (Seed, s.Id, t).
+    /// Random dihedral transform per image: the transform of sample s at step t is drawn from (Seed, s.Name, t).
     /// Square images use all 8 (rot90 k = 0..3, optionally followed by a horizontal flip); others the 4 flips.
     /// </summary>
-    internal static (Tensor X, Tensor M) Augment(Tensor x, Tensor m, SegmentationSample[] batchSamples, int seed, int step, bool square)
+    internal static (Tensor X, Tensor M) Augment(Tensor x, Tensor m, SegmentationItem[] batchSamples, int seed, int step, bool square)
     {
         int batch = batchSamples.Length;
         var codes = new int[batch];
         bool any = false;
         for (int b = 0; b < batch; b++)
         {
-            var rng = SeededRandom.For(seed, batchSamples[b].Id, step).Fork(0xA0_6);
+            var rng = SeededRandom.For(seed, batchSamples[b].Name, step).Fork(0xA0_6);
             codes[b] = rng.NextInt(square ? 8 : 4);
             any |= codes[b] != 0;
         }
@@ -338,12 +338,12 @@ public static class SegmentationTrainer
     }
 
     /// <summary>Refuses an image with NaN or infinite pixels, naming the sample, the channel and the pixel.</summary>
-    internal static void ThrowIfNotFinite(SegmentationSample s, int index)
+    internal static void ThrowIfNotFinite(SegmentationItem s, int index)
     {
         int at = FirstNonFinite(s.Image);
         if (at < 0) return;
         int plane = s.Height * s.Width, c = at / plane, y = at % plane / s.Width, x = at % s.Width;
-        throw new SegmentationDataException(s.Id,
+        throw new SegmentationDataException(s.Name,
             $"image of sample {index} has a non-finite value ({s.Image[at]}) at channel {c}, pixel (x {x}, y {y}); training and prediction need finite pixels "
             + "(check the normalisation: a constant image z-scored by a zero standard deviation gives NaN).");
     }
@@ -356,31 +356,32 @@ public static class SegmentationTrainer
         return -1;
     }
 
-    private static (int C, int H, int W) CheckSamples(IReadOnlyList<SegmentationSample> samples, SegmentationTrainerOptions options)
+    private static (int C, int H, int W) CheckSamples(IReadOnlyList<SegmentationItem> samples, SegmentationTrainerOptions options)
     {
         if (samples.Count == 0) throw new ArgumentException("samples must not be empty.", nameof(samples));
         int c = options.Network.InputChannels;
         var first = samples[0] ?? throw new ArgumentException("samples[0] is null.", nameof(samples));
         int h = first.Height, w = first.Width;
-        if (h < 1 || w < 1) throw new ArgumentException($"samples[0] ('{first.Id}') has size {h}x{w}; Height and Width must be positive.", nameof(samples));
+        if (h < 1 || w < 1) throw new ArgumentException($"samples[0] ('{first.Name}') has size {h}x{w}; Height and Width must be positive.", nameof(samples));
         bool cropping = options.CropHeight.HasValue;
         for (int i = 0; i < samples.Count; i++)
         {
             var s = samples[i] ?? throw new ArgumentException($"samples[{i}] is null.", nameof(samples));
-            if (s.Id is null) throw new ArgumentException($"samples[{i}].Id is null.", nameof(samples));
+            if (s.Name is null) throw new ArgumentException($"samples[{i}].Name is null.", nameof(samples));
             if (cropping)
             {
                 if (s.Height < options.CropHeight || s.Width < options.CropWidth)
-                    throw new ArgumentException($"samples[{i}] ('{s.Id}') is {s.Height}x{s.Width}, smaller than the training crop CropHeight x CropWidth = {options.CropHeight}x{options.CropWidth}.", nameof(samples));
+                    throw new ArgumentException($"samples[{i}] ('{s.Name}') is {s.Height}x{s.Width}, smaller than the training crop CropHeight x CropWidth = {options.CropHeight}x{options.CropWidth}.", nameof(samples));
             }
             else if (s.Height != h || s.Width != w)
             {
-                throw new ArgumentException($"All samples must have the same size for training (tile or resize first, or set CropHeight/CropWidth): samples[{i}] ('{s.Id}') is {s.Height}x{s.Width}, samples[0] is {h}x{w}.", nameof(samples));
+                throw new ArgumentException($"All samples must have the same size for training (tile or resize first, or set CropHeight/CropWidth): samples[{i}] ('{s.Name}') is {s.Height}x{s.Width}, samples[0] is {h}x{w}.", nameof(samples));
             }
-            if (s.Image is null || s.Image.Length != (long)c * s.Height * s.Width)
-                throw new ArgumentException($"samples[{i}] ('{s.Id}') image has {s.Image?.Length ?? 0} values; expected Network.InputChannels x H x W = {c}x{s.Height}x{s.Width}.", nameof(samples));
+            if (s.Channels != c || s.Image is null || s.Image.Length != (long)c * s.Height * s.Width)
+                throw new ArgumentException($"samples[{i}] ('{s.Name}') is {s.Channels}x{s.Height}x{s.Width} with {s.Image?.Length ?? 0} values; expected Network.InputChannels x H x W = {c}x{s.Height}x{s.Width}.", nameof(samples));
             if (s.Mask is null || s.Mask.Length != (long)s.Height * s.Width)
-                throw new ArgumentException($"samples[{i}] ('{s.Id}') mask has {s.Mask?.Length ?? 0} pixels; expected {s.Height}x{s.Width}.", nameof(samples));
+                throw new ArgumentException(s.Mask is null ? $"samples[{i}] ('{s.Name}') has no mask; training needs one per sample."
+                    : $"samples[{i}] ('{s.Name}') mask has {s.Mask.Length} pixels; expected {s.Height}x{s.Width}.", nameof(samples));
             ThrowIfNotFinite(s, i);
         }
         return cropping ? (c, options.CropHeight!.Value, options.CropWidth!.Value) : (c, h, w);

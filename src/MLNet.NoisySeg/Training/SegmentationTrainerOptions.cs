@@ -3,14 +3,6 @@ using MLNet.NoisySeg.Networks;
 
 namespace MLNet.NoisySeg.Training;
 
-/// <summary>One training image and its (possibly noisy) mask.</summary>
-/// <param name="Id">Stable identity (e.g. file name); seeds per-image randomness.</param>
-/// <param name="Image">Planar float pixels [C, H, W] (normalise them yourself, e.g. per-image z-score as in the paper).</param>
-/// <param name="Mask">Row-major class indices [H, W]; 255 = ignore.</param>
-/// <param name="Height">H (the record cannot infer H and W from the buffer lengths).</param>
-/// <param name="Width">W.</param>
-public sealed record SegmentationSample(string Id, float[] Image, byte[] Mask, int Height, int Width);
-
 /// <summary>Optimizer family.</summary>
 public enum OptimizerKind
 {

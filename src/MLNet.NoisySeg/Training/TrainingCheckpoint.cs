@@ -9,7 +9,7 @@ namespace MLNet.NoisySeg.Training;
 /// <summary>
 /// Resumable training state: options, completed steps, torch RNG state, module weights and buffers, optimizer state.
 /// Format: magic "NSEGCKPT", int32 version, then length-prefixed options JSON, int32 step, RNG bytes, module bytes,
-/// optimizer bytes (BinaryWriter, little-endian). Written to a temporary file and renamed over the target.
+/// optimizer bytes (BinaryWriter, little-endian). Written through <see cref="Core.AtomicFile"/>.
 /// </summary>
 internal sealed class TrainingCheckpoint
 {
@@ -45,28 +45,19 @@ internal sealed class TrainingCheckpoint
         set_rng_state(rng);
     }
 
-    public void WriteAtomically(string path)
+    public void WriteAtomically(string path) => Core.AtomicFile.Write(path, fs =>
     {
-        string full = Path.GetFullPath(path);
-        string? dir = Path.GetDirectoryName(full);
-        if (!string.IsNullOrEmpty(dir)) Directory.CreateDirectory(dir);
-        string tmp = full + ".tmp";
-        using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))
-        using (var w = new BinaryWriter(fs, Encoding.UTF8))
-        {
-            w.Write(Magic);
-            w.Write(Version);
-            byte[] json = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(Options, ModelJson.Options));
-            WriteBlock(w, json);
-            w.Write(Step);
-            WriteBlock(w, RngState);
-            WriteBlock(w, ModuleState);
-            WriteBlock(w, OptimizerState);
-            w.Flush();
-            fs.Flush(flushToDisk: true);
-        }
-        File.Move(tmp, full, overwrite: true);
-    }
+        using var w = new BinaryWriter(fs, Encoding.UTF8, leaveOpen: true);
+        w.Write(Magic);
+        w.Write(Version);
+        byte[] json = Encoding.UTF8.GetBytes(JsonSerializer.Serialize(Options, ModelJson.Options));
+        WriteBlock(w, json);
+        w.Write(Step);
+        WriteBlock(w, RngState);
+        WriteBlock(w, ModuleState);
+        WriteBlock(w, OptimizerState);
+        w.Flush();
+    });
 
     public static TrainingCheckpoint Read(string path)
     {

@@ -237,11 +237,11 @@ public static class IterativeGroundTruthTrainer
         var pseudo = new byte[n][];
         var candidates = new byte[n][];
         for (int i = 0; i < n; i++) { pseudo[i] = new byte[h * w]; candidates[i] = new byte[h * w]; }
-        var samples = new SegmentationSample[n];
-        var index = new Dictionary<SegmentationSample, int>(ReferenceEqualityComparer.Instance);
+        var samples = new SegmentationItem[n];
+        var index = new Dictionary<SegmentationItem, int>(ReferenceEqualityComparer.Instance);
         for (int i = 0; i < n; i++)
         {
-            samples[i] = new SegmentationSample(images[i].Name, images[i].Image, pseudo[i], h, w);
+            samples[i] = images[i] with { Mask = pseudo[i] };
             index[samples[i]] = i;
         }
         var imageList = images.Select(i => i.Image).ToList();

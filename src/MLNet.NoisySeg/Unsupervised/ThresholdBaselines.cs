@@ -1,4 +1,4 @@
-using MLNet.NoisySeg.Data.Synthetic;
+using MLNet.NoisySeg.Data.Preprocessing;
 
 namespace MLNet.NoisySeg.Unsupervised;
 
@@ -49,7 +49,7 @@ public static class ThresholdBaselines
     /// <param name="channels">C.</param>
     /// <param name="height">H.</param>
     /// <param name="width">W.</param>
-    /// <param name="sigma">Gaussian sigma in pixels (&gt; 0); kernel radius ceil(3σ), reflected borders.</param>
+    /// <param name="sigma">Gaussian sigma in pixels (&gt; 0); the library's kernel truncated at 4σ (<see cref="Core.GaussianKernel"/>), reflected borders.</param>
     /// <param name="offset">Subtracted from the local mean (OpenCV's C), in image units.</param>
     /// <param name="polarity">Which side is foreground.</param>
     /// <param name="mask">Output mask (H x W).</param>
@@ -62,7 +62,7 @@ public static class ThresholdBaselines
         var v = Oriented(image, channels, height, width, polarity);
         CheckOut(mask, score, v.Length);
         var local = (float[])v.Clone();
-        SyntheticRaster.GaussianBlur(local, height, width, sigma, new float[v.Length]);
+        Filtering.GaussianBlur(local, height, width, sigma);
         var d = new float[v.Length];
         for (int i = 0; i < v.Length; i++)
         {

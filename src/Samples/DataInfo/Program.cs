@@ -18,11 +18,11 @@ foreach (var (name, folder, options, classes) in sets)
     foreach (var split in new[] { "train", "test" })
     {
         var view = ml.Data.LoadFromSegmentationFolder(Path.Combine(root, folder, split), options);
-        var image = (VectorDataViewType)view.Schema["Image"].Type;
-        var mask = (VectorDataViewType)view.Schema["Mask"].Type;
+        var image = (VectorDataViewType)view.Schema[SegmentationColumnNames.Image].Type;
+        var mask = (VectorDataViewType)view.Schema[SegmentationColumnNames.Mask].Type;
         var counts = new long[256];
         int rows = 0;
-        foreach (var m in view.GetColumn<VBuffer<byte>>("Mask"))
+        foreach (var m in view.GetColumn<VBuffer<byte>>(SegmentationColumnNames.Mask))
         {
             foreach (var v in m.DenseValues()) counts[v]++;
             rows++;

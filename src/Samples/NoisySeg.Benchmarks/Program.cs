@@ -3,7 +3,8 @@
 //   kernels (default): label-noise, morphology and density kernels against NumPy/SciPy/scikit-image
 //                      (see KernelBenchmark: --sizes 512,2048 --repeats 7 --reference <dir> --no-reference)
 //   load:              data layer (LoadBenchmark)
-//   train:             TorchSharp trainer (TrainingBenchmark)
+//   train:             TorchSharp trainer (TrainingBenchmark; --parts albpcde, --python PATH, --reference DIR,
+//                      --ref-plain-env, sizes/rounds options; prints the CPU model and AVX-512 beside every figure)
 using NoisySeg.Benchmarks;
 
 string verb = args.Length > 0 && !args[0].StartsWith("--", StringComparison.Ordinal) ? args[0] : "kernels";

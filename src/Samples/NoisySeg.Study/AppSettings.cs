@@ -6,8 +6,8 @@ using MLNet.NoisySeg.Training;
 namespace NoisySeg.Study;
 
 /// <summary>
-/// Every setting of the runner, bound from appsettings.json, then NOISYSEG_* environment variables, then the command line
-/// (later wins). Names are case-insensitive; dashed command-line forms map to them (see <see cref="SwitchMappings"/>).
+/// Every setting of the app, bound from appsettings.json, then NOISYSEG_* environment variables, then the command line
+/// (later wins). Names are case-insensitive; the command-line options that set them are defined in <see cref="Cli.CliOptions"/>.
 /// </summary>
 public sealed class AppSettings
 {
@@ -17,12 +17,12 @@ public sealed class AppSettings
     public string? Data { get; set; }
     /// <summary>Name of the data set given with --data.</summary>
     public string? Name { get; set; }
-    /// <summary>binary | classindex.</summary>
-    public string MaskEncoding { get; set; } = "binary";
-    /// <summary>Gray value of the foreground in binary masks.</summary>
-    public int Foreground { get; set; } = 255;
-    /// <summary>Classes.</summary>
-    public int Classes { get; set; } = 2;
+    /// <summary>binary | classindex; null = binary (or, for a saved model, how it was trained).</summary>
+    public string? MaskEncoding { get; set; }
+    /// <summary>Gray value of the foreground in binary masks; null = 255 (or the model's).</summary>
+    public int? Foreground { get; set; }
+    /// <summary>Classes; null = 2 (or the model's).</summary>
+    public int? Classes { get; set; }
     /// <summary>Ignore value of class-index masks.</summary>
     public int? Ignore { get; set; }
     /// <summary>Resize width.</summary>
@@ -74,114 +74,74 @@ public sealed class AppSettings
     /// <summary>predict: images folder.</summary>
     public string? Images { get; set; }
 
-    /// <summary>Dashed command-line switches and their setting names.</summary>
-    public static readonly Dictionary<string, string> SwitchMappings = new(StringComparer.OrdinalIgnoreCase)
-    {
-        ["--mask-encoding"] = nameof(MaskEncoding), ["--batch-size"] = nameof(BatchSize), ["--base-width"] = nameof(BaseWidth),
-        ["--learning-rate"] = nameof(LearningRate), ["--budget-every"] = nameof(BudgetEvery), ["--output"] = nameof(Out),
-        ["-o"] = nameof(Out), ["--dataset-name"] = nameof(Name),
-    };
-
-    /// <summary>Every accepted command-line option (lower case, with dashes).</summary>
-    public static IReadOnlySet<string> KnownSwitches { get; } = typeof(AppSettings).GetProperties(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance)
-        .Select(p => "--" + p.Name.ToLowerInvariant()).Concat(SwitchMappings.Keys.Select(k => k.ToLowerInvariant())).ToHashSet();
-
-    /// <summary>The data sets of a run: --data, or the embedded ones for the profile.</summary>
+    /// <summary>The data sets of a run: --data, or the embedded ones at the profile's sizes; --crop applies to every one.</summary>
     public IReadOnlyList<StudyDatasetOptions> Datasets(StudyProfile profile)
     {
-        if (!string.IsNullOrWhiteSpace(Data))
-            return [DatasetFrom(Data, Name ?? new DirectoryInfo(Data).Name)];
-        string root = Path.Combine(AppContext.BaseDirectory, "datasets");
-        var crop = ParseCrop(Crop);
-        bool quick = profile == StudyProfile.Quick;
-        return
-        [
-            new StudyDatasetOptions
-            {
-                Name = "isbi", Path = Path.Combine(root, "isbi2012_em_membrane"), MaskEncoding = MLNet.NoisySeg.Data.MaskEncoding.Binary, ForegroundValue = 0,
-                // Quick: 256² like the paper, trained on random 128² crops (the cost of 128² steps; crops also slow down
-                // memorisation of the fixed noisy labels, see docs/reproduction.md).
-                Width = 256, Height = 256,
-                CropWidth = crop?.Width ?? (quick ? 128 : null), CropHeight = crop?.Height ?? (quick ? 128 : null),
-            },
-            new StudyDatasetOptions
-            {
-                Name = "camvid", Path = Path.Combine(root, "camvid11_small"), MaskEncoding = MLNet.NoisySeg.Data.MaskEncoding.ClassIndex, ClassCount = 11, IgnoreValue = 11,
-                Width = quick ? 120 : 240, Height = quick ? 90 : 180,
-                CropWidth = crop?.Width, CropHeight = crop?.Height,
-            },
-        ];
+        var sets = string.IsNullOrWhiteSpace(Data)
+            ? StudyDatasetOptions.Embedded(Path.Combine(AppContext.BaseDirectory, "datasets"), profile)
+            : [DatasetFrom(Data, Name ?? new DirectoryInfo(Data).Name)];
+        return ParseCrop(Crop) is { } crop ? sets.Select(d => d with { CropWidth = crop.Width, CropHeight = crop.Height }).ToList() : sets;
     }
 
     /// <summary>A data set from the --data/--mask-encoding/... settings.</summary>
-    public StudyDatasetOptions DatasetFrom(string path, string name)
+    public StudyDatasetOptions DatasetFrom(string path, string name) => new()
     {
-        var crop = ParseCrop(Crop);
-        return new()
-        {
-            Name = string.Concat(name.Select(ch => char.IsLetterOrDigit(ch) || ch is '-' or '_' or '.' ? ch : '_')),
-            Path = path,
-            MaskEncoding = ParseEncoding(),
-            ForegroundValue = Foreground,
-            ClassCount = Classes,
-            IgnoreValue = Ignore,
-            Width = Width,
-            Height = Height,
-            CropWidth = crop?.Width,
-            CropHeight = crop?.Height,
-        };
-    }
+        Name = string.Concat(name.Select(ch => char.IsLetterOrDigit(ch) || ch is '-' or '_' or '.' ? ch : '_')),
+        Path = path,
+        Folder = FolderOptions(),
+    };
 
     /// <summary>The mask encoding.</summary>
-    public MaskEncoding ParseEncoding() => MaskEncoding.Replace("-", "").ToLowerInvariant() switch
+    public MaskEncoding ParseEncoding() => (MaskEncoding ?? "binary").Replace("-", "").ToLowerInvariant() switch
     {
         "binary" => MLNet.NoisySeg.Data.MaskEncoding.Binary,
         "classindex" or "index" => MLNet.NoisySeg.Data.MaskEncoding.ClassIndex,
         _ => throw new ArgumentException($"MaskEncoding must be binary or classindex; got '{MaskEncoding}'.", nameof(MaskEncoding)),
     };
 
-    /// <summary>Loader options of a split folder from the settings (explicit size/channels/folders override them).</summary>
-    public SegmentationFolderOptions FolderOptions(bool requireMasks = true, int? width = null, int? height = null, int channels = 0,
-        string imagesFolder = SegmentationFolderOptions.Defaults.ImagesFolderName, string masksFolder = SegmentationFolderOptions.Defaults.MasksFolderName) => new()
+    /// <summary>Loader options of a split folder from the settings (explicit size/channels override them).</summary>
+    public SegmentationFolderOptions FolderOptions(int? width = null, int? height = null, int channels = 0) => new()
     {
         MaskEncoding = ParseEncoding(),
-        ForegroundValue = Foreground,
-        ClassCount = Classes,
+        ForegroundValue = Foreground ?? 255,
+        ClassCount = Classes ?? 2,
         IgnoreValue = Ignore,
         Width = width ?? Width,
         Height = height ?? Height,
         Channels = channels,
-        RequireMasks = requireMasks,
-        ImagesFolderName = imagesFolder,
-        MasksFolderName = masksFolder,
+    };
+
+    /// <summary>The profile named by --profile.</summary>
+    public StudyProfile ParseProfile() => Profile.ToLowerInvariant() switch
+    {
+        "quick" => StudyProfile.Quick,
+        "paper" => StudyProfile.Paper,
+        _ => throw new ArgumentException($"Profile must be quick or paper; got '{Profile}'.", nameof(Profile)),
+    };
+
+    /// <summary>The profile's training settings (<see cref="StudyOptions.ForProfile"/>) with the command line's overrides: the run and train verbs share them.</summary>
+    public StudyOptions Training(StudyOptions profile) => profile with
+    {
+        Seeds = Seeds is null ? profile.Seeds : ParseSeeds(Seeds),
+        Steps = Steps ?? profile.Steps,
+        BatchSize = BatchSize ?? profile.BatchSize,
+        Depth = Depth ?? profile.Depth,
+        BaseWidth = BaseWidth ?? profile.BaseWidth,
+        LearningRate = LearningRate ?? profile.LearningRate,
+        Schedule = ParseSchedule() ?? profile.Schedule,
+        BudgetEvery = BudgetEvery ?? profile.BudgetEvery,
+        OnlineNoise = Online ?? profile.OnlineNoise,
+        Threads = Threads ?? profile.Threads,
+        MaxParallelConditions = Parallel ?? profile.MaxParallelConditions,
     };
 
     /// <summary>The validated study options of the run/merge verbs.</summary>
     public StudyOptions ToStudyOptions(bool checkFolders = true)
     {
-        var profile = Profile.ToLowerInvariant() switch
+        var profile = ParseProfile();
+        var o = Training(StudyOptions.ForProfile(profile, Datasets(profile), Out)) with
         {
-            "quick" => StudyProfile.Quick,
-            "paper" => StudyProfile.Paper,
-            _ => throw new ArgumentException($"Profile must be quick or paper; got '{Profile}'.", nameof(Profile)),
-        };
-        var o = StudyOptions.ForProfile(profile, Datasets(profile), Out);
-        if (profile == StudyProfile.Quick)
-            o = o with { Steps = 160, BudgetEvery = 40, Depth = 3, BaseWidth = 8, BatchSize = 4, LearningRate = 3e-3, Threads = null, MaxParallelConditions = 1 };
-        o = o with
-        {
-            Seeds = Seeds is null ? o.Seeds : ParseSeeds(Seeds),
-            Steps = Steps ?? o.Steps,
-            BatchSize = BatchSize ?? o.BatchSize,
-            Depth = Depth ?? o.Depth,
-            BaseWidth = BaseWidth ?? o.BaseWidth,
-            LearningRate = LearningRate ?? o.LearningRate,
-            Schedule = ParseSchedule() ?? o.Schedule,
-            BudgetEvery = BudgetEvery ?? o.BudgetEvery,
-            OnlineNoise = Online ?? o.OnlineNoise,
             Shard = StudyShard.Parse(Shard),
-            Threads = Threads ?? o.Threads,
-            MaxParallelConditions = Parallel ?? o.MaxParallelConditions,
             ConditionFilter = string.IsNullOrWhiteSpace(Filter) ? null : Filter.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
         };
         o.Validate(checkFolders);

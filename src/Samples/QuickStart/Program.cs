@@ -4,15 +4,17 @@
 using Microsoft.ML;
 using MLNet.NoisySeg.Data;
 using MLNet.NoisySeg.Noise;
+using MLNet.NoisySeg.Torch;
 
+TorchRuntime.Configure(TorchRuntimeOptions.SmallCpu); // optional, process-wide: passive OpenMP waiting + malloc tuning
 var ml = new MLContext(seed: 0).RegisterNoisySeg();
 var options = new SegmentationFolderOptions { MaskEncoding = MaskEncoding.Binary, ForegroundValue = 0, Width = 128, Height = 128 };
 string isbi = Path.Combine(AppContext.BaseDirectory, "datasets", "isbi2012_em_membrane");
 var train = ml.Data.LoadFromSegmentationFolder(Path.Combine(isbi, "train"), options);
 var test = ml.Data.LoadFromSegmentationFolder(Path.Combine(isbi, "test"), options);
 
-var pipeline = ml.Transforms.CorruptLabels(LabelNoiseSpec.Sampling(0.1), outputColumnName: "NoisyMask", seed: 1)
-    .Append(ml.Segmentation().Trainers.UNet(labelColumnName: "NoisyMask", epochs: 40));
+var pipeline = ml.Transforms.CorruptLabels(LabelNoiseSpec.Sampling(0.1), seed: 1) // writes SegmentationColumnNames.NoisyMask
+    .Append(ml.Segmentation().Trainers.UNet(labelColumnName: SegmentationColumnNames.NoisyMask, epochs: 40));
 var model = pipeline.Fit(train);
 
 var metrics = ml.Segmentation().EvaluateBinary(model.Transform(test));

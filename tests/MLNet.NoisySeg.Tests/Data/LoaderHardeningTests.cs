@@ -1,3 +1,4 @@
+using MLNet.NoisySeg.Pipelines;
 using Microsoft.ML;
 using MLNet.NoisySeg.Core;
 using MLNet.NoisySeg.Data;

@@ -2,6 +2,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using MLNet.NoisySeg.Core;
 using MLNet.NoisySeg.Data;
+using MLNet.NoisySeg.Pipelines;
 using MLNet.NoisySeg.Tests.TestSupport;
 
 namespace MLNet.NoisySeg.Tests.Data;

@@ -81,7 +81,7 @@ public class UNetSegmentationTrainerTests
         Assert.IsTrue(metrics.Specificity < 0.3, $"specificity {metrics.Specificity:0.000}");
         var e = Assert.Throws<ArgumentException>(() => ml.Segmentation().Trainers.UNet(new UNetSegmentationTrainerOptions
         {
-            Trainer = options.Trainer, OnlineNoise = LabelNoiseSpec.Sampling(0.1), MaskProvider = (s, _) => s.Mask,
+            Trainer = options.Trainer, OnlineNoise = LabelNoiseSpec.Sampling(0.1), MaskProvider = (s, _) => s.Mask!,
         }));
         Assert.AreEqual("OnlineNoise", e.ParamName);
     }

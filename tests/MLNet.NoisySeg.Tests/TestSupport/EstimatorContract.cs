@@ -72,11 +72,15 @@ internal static class EstimatorContract
 
     /// <summary>Runs the ModelLoadProbe in a separate process and returns the dumped column bytes.</summary>
     public static byte[] DumpInFreshProcess(string zip, string splitFolder, string encoding, string column)
+        => RunProbe(zip, splitFolder, encoding, column).Bytes;
+
+    /// <summary>Runs the ModelLoadProbe in a separate process: the dumped column bytes and what it printed.</summary>
+    public static (byte[] Bytes, string Output) RunProbe(string zip, string splitFolder, string encoding, string column)
     {
         string config = new DirectoryInfo(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory)).Parent!.Name; // bin/<Config>/net10.0
         string probe = Path.Combine(TestPaths.RepoRoot, "tests", "ModelLoadProbe", "bin", config, "net10.0", "ModelLoadProbe.dll");
         Assert.IsTrue(File.Exists(probe), "probe not built: " + probe);
-        string outFile = Path.Combine(Path.GetDirectoryName(zip)!, "probe.bin");
+        string outFile = Path.Combine(Path.GetTempPath(), "noisyseg-probe-" + Guid.NewGuid().ToString("N")[..10] + ".bin");
         var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         foreach (var a in new[] { probe, zip, splitFolder, encoding, column, outFile }) psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;
@@ -84,6 +88,8 @@ internal static class EstimatorContract
         string stderr = p.StandardError.ReadToEnd();
         Assert.IsTrue(p.WaitForExit(300_000), "probe timed out");
         Assert.AreEqual(0, p.ExitCode, stdout + stderr);
-        return File.ReadAllBytes(outFile);
+        var bytes = File.ReadAllBytes(outFile);
+        File.Delete(outFile);
+        return (bytes, stdout);
     }
 }

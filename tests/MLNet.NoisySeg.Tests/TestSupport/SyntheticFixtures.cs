@@ -1,6 +1,7 @@
 using Microsoft.ML;
 using MLNet.NoisySeg.Data;
 using MLNet.NoisySeg.Data.Synthetic;
+using MLNet.NoisySeg.Pipelines;
 
 namespace MLNet.NoisySeg.Tests.TestSupport;
 
@@ -13,7 +14,7 @@ internal static class SyntheticFixtures
     };
 
     public static IReadOnlyList<SegmentationItem> Items(int seed, int count, int firstIndex = 0)
-        => SyntheticData.FluorescenceBatch(Nuclei64, seed, count, firstIndex).Select(s => s.ToItem()).ToList();
+        => SyntheticData.FluorescenceBatch(Nuclei64, seed, count, firstIndex).Select(s => s.AsLoaded()).ToList();
 
     public static IDataView View(MLContext ml, int seed, int count, int firstIndex = 0)
         => SegmentationDataView.Create(ml, Items(seed, count, firstIndex));

@@ -22,6 +22,17 @@ public sealed class TorchRuntimeTests
     }
 
     [TestMethod]
+    public void TheLibraryAlone_ChangesNothingProcessWide()
+    {
+        // A fresh process that loads a U-Net zip and predicts, without TorchRuntime.Configure: libtorch's threads are set,
+        // but neither the OpenMP wait policy nor glibc malloc is touched.
+        string legacy = Path.Combine(TestSupport.TestPaths.RepoRoot, "tests", "MLNet.NoisySeg.Tests", "Pipelines", "Legacy");
+        var (_, output) = TestSupport.EstimatorContract.RunProbe(Path.Combine(legacy, "legacy-v1-pipeline.zip"), Path.Combine(legacy, "data"), "binary:255", "Probability");
+        StringAssert.Contains(output, "OmpWaitPolicySetByUs = False");
+        StringAssert.Contains(output, "MallocTuned = False");
+    }
+
+    [TestMethod]
     public void Resolve_MirrorsGpuDeviceIdAndFallbackToCpu()
     {
         Assert.AreEqual(DeviceType.CPU, TorchDevices.Resolve(null, fallbackToCpu: false).type);

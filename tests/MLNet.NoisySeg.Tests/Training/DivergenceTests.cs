@@ -36,7 +36,7 @@ public sealed class DivergenceTests
         samples[4].Image[1 * 32 + 5] = float.NaN; // channel 0, y 1, x 5
         var reports = new List<TrainingProgress>();
         var e = Assert.ThrowsExactly<SegmentationDataException>(() => SegmentationTrainer.Train(samples, Tiny(0.01), new SyncProgress<TrainingProgress>(reports.Add)));
-        Assert.AreEqual(samples[4].Id, e.FilePath);
+        Assert.AreEqual(samples[4].Name, e.FilePath);
         StringAssert.Contains(e.Message, "sample 4");
         StringAssert.Contains(e.Message, "pixel (x 5, y 1)");
         Assert.AreEqual(0, reports.Count, "nothing may be trained on a NaN pixel");

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using MLNet.NoisySeg.Data;
 using MLNet.NoisySeg.Losses;
 using MLNet.NoisySeg.Networks;
 using MLNet.NoisySeg.Torch;
@@ -104,7 +105,7 @@ public sealed class SegmentationTrainerTests
     public void MultiClass_PredictsSoftmaxOverK()
     {
         var train = TestBlobs.Many(8, 32, seed: 5)
-            .Select(s => s with { Mask = s.Mask.Select((v, i) => v == 1 ? (byte)(1 + (i % 32 < 16 ? 0 : 1)) : (byte)0).ToArray() }).ToList();
+            .Select(s => s with { Mask = s.Mask!.Select((v, i) => v == 1 ? (byte)(1 + (i % 32 < 16 ? 0 : 1)) : (byte)0).ToArray() }).ToList();
         var options = Tiny(4) with { Network = new UNetOptions { Depth = 2, BaseWidth = 4, OutputChannels = 3 }, Loss = LossKind.CrossEntropyDice };
         using var model = SegmentationTrainer.Train(train, options);
         float[] p = model.PredictProbabilities(train[0].Image, 1, 32, 32);
@@ -151,7 +152,7 @@ public sealed class SegmentationTrainerTests
         var options = Tiny(6) with { Schedule = LearningRateSchedule.Step, StepEveryEpochs = 1, StepGamma = 0.5 }; // 2 steps per epoch
         using var model = SegmentationTrainer.Train(train, options, new SyncProgress<TrainingProgress>(reports.Add),
             validate: (step, m) => new Dictionary<string, double> { ["step"] = step },
-            maskProvider: (s, epoch) => { calls.Add((s.Id, epoch)); return s.Mask; });
+            maskProvider: (s, epoch) => { calls.Add((s.Name, epoch)); return s.Mask!; });
         CollectionAssert.AreEqual(new[] { 0, 0, 1, 1, 2, 2 }, reports.Select(r => r.Epoch).ToArray());
         CollectionAssert.AreEqual(new[] { 3e-3, 3e-3, 1.5e-3, 1.5e-3, 0.75e-3, 0.75e-3 }, reports.Select(r => r.LearningRate).ToArray());
         CollectionAssert.AreEqual(new double[] { 2, 4, 6 }, reports.Where(r => r.Validation is not null).Select(r => r.Validation!["step"]).ToArray());
@@ -308,7 +309,7 @@ public sealed class SegmentationTrainerTests
     [TestMethod]
     public void CropOrigin_StaysInside_VariesWithStep_AndIsSeeded()
     {
-        var s = new SegmentationSample("img-7", [], [], 40, 30);
+        var s = new SegmentationItem("img-7", [], 1, 40, 30, []);
         var origins = new HashSet<(int, int)>();
         for (int step = 0; step < 200; step++)
         {
@@ -388,7 +389,7 @@ public sealed class AugmentationTests
         manual_seed(4);
         Tensor x = randn(new long[] { batch, 2, h, w });
         Tensor m = x[.., 0].gt(0).to(ScalarType.Byte);             // mask = sign of channel 0
-        var samples = Enumerable.Range(0, batch).Select(i => new SegmentationSample($"s{i}", Array.Empty<float>(), Array.Empty<byte>(), h, w)).ToArray();
+        var samples = Enumerable.Range(0, batch).Select(i => new SegmentationItem($"s{i}", Array.Empty<float>(), 2, h, w, Array.Empty<byte>())).ToArray();
         var seen = new HashSet<string>();
         for (int step = 0; step < 6; step++)
         {

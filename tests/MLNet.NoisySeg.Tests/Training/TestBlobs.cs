@@ -1,3 +1,4 @@
+using MLNet.NoisySeg.Data;
 using MLNet.NoisySeg.Training;
 
 namespace MLNet.NoisySeg.Tests.Training;
@@ -5,7 +6,7 @@ namespace MLNet.NoisySeg.Tests.Training;
 /// <summary>Tiny private synthetic data: bright noisy disks on a noisy background, z-scored per image.</summary>
 internal static class TestBlobs
 {
-    public static SegmentationSample Make(int index, int size, int seed = 0, double noise = 0.6)
+    public static SegmentationItem Make(int index, int size, int seed = 0, double noise = 0.6)
     {
         var rng = new Random(HashCode.Combine(seed, index, 0x5EED));
         var image = new float[size * size];
@@ -29,20 +30,20 @@ internal static class TestBlobs
         }
         double mean = sum / image.Length, sd = Math.Sqrt(Math.Max(1e-12, sum2 / image.Length - mean * mean));
         for (int i = 0; i < image.Length; i++) image[i] = (float)((image[i] - mean) / sd);
-        return new SegmentationSample($"blob-{seed}-{index}", image, mask, size, size);
+        return new SegmentationItem($"blob-{seed}-{index}", image, 1, size, size, mask);
     }
 
-    public static List<SegmentationSample> Many(int count, int size, int seed = 0, int firstIndex = 0)
+    public static List<SegmentationItem> Many(int count, int size, int seed = 0, int firstIndex = 0)
         => Enumerable.Range(firstIndex, count).Select(i => Make(i, size, seed)).ToList();
 
     /// <summary>Pixel-level Dice over all images at a threshold.</summary>
-    public static double Dice(IReadOnlyList<float[]> probabilities, IReadOnlyList<SegmentationSample> truth, double threshold = 0.5)
+    public static double Dice(IReadOnlyList<float[]> probabilities, IReadOnlyList<SegmentationItem> truth, double threshold = 0.5)
     {
         long tp = 0, fp = 0, fn = 0;
         for (int n = 0; n < truth.Count; n++)
-            for (int i = 0; i < truth[n].Mask.Length; i++)
+            for (int i = 0; i < truth[n].Mask!.Length; i++)
             {
-                bool p = probabilities[n][i] >= threshold, t = truth[n].Mask[i] == 1;
+                bool p = probabilities[n][i] >= threshold, t = truth[n].Mask![i] == 1;
                 if (p && t) tp++; else if (p) fp++; else if (t) fn++;
             }
         return 2.0 * tp / Math.Max(1, 2 * tp + fp + fn);

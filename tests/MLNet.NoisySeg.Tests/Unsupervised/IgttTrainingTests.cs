@@ -19,7 +19,7 @@ public class IgttTrainingTests
     };
 
     internal static IReadOnlyList<SegmentationItem> Items(int count, int first)
-        => SyntheticData.FluorescenceBatch(NoisyNuclei64, 7, count, first).Select(s => s.ToItem()).ToList();
+        => SyntheticData.FluorescenceBatch(NoisyNuclei64, 7, count, first).Select(s => s.AsLoaded()).ToList();
 
     internal static IgttOptions SmallOptions(bool ems, int rounds = 4, int steps = 20, int seed = 0) => new()
     {

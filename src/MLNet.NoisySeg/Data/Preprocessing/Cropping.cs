@@ -34,7 +34,7 @@ public static class Cropping
     /// <param name="destination">Destination <c>[C, cropHeight, cropWidth]</c>.</param>
     public static void Crop(ReadOnlySpan<float> image, int channels, int height, int width, int x, int y, int cropWidth, int cropHeight, Span<float> destination)
     {
-        Layout.CheckImage(image.Length, channels, height, width, nameof(image));
+        Guard.ImageSize(image.Length, channels, height, width, nameof(image));
         CropCore(image, channels, height, width, x, y, cropWidth, cropHeight, destination);
     }
 
@@ -50,7 +50,7 @@ public static class Cropping
     /// <returns>The cropped image <c>[C, cropHeight, cropWidth]</c>.</returns>
     public static float[] Crop(ReadOnlySpan<float> image, int channels, int height, int width, int x, int y, int cropWidth, int cropHeight)
     {
-        Layout.CheckSize(cropHeight, cropWidth, "crop");
+        Guard.Size(cropWidth, cropHeight, "crop");
         var result = new float[(long)channels * cropHeight * cropWidth];
         Crop(image, channels, height, width, x, y, cropWidth, cropHeight, result);
         return result;
@@ -67,7 +67,7 @@ public static class Cropping
     /// <param name="destination">Destination <c>[cropHeight, cropWidth]</c>.</param>
     public static void Crop(ReadOnlySpan<byte> mask, int height, int width, int x, int y, int cropWidth, int cropHeight, Span<byte> destination)
     {
-        Layout.CheckMask(mask.Length, height, width, nameof(mask));
+        Guard.MaskSize(mask.Length, width, height, nameof(mask));
         CropCore(mask, 1, height, width, x, y, cropWidth, cropHeight, destination);
     }
 
@@ -82,7 +82,7 @@ public static class Cropping
     /// <returns>The cropped mask <c>[cropHeight, cropWidth]</c>.</returns>
     public static byte[] Crop(ReadOnlySpan<byte> mask, int height, int width, int x, int y, int cropWidth, int cropHeight)
     {
-        Layout.CheckSize(cropHeight, cropWidth, "crop");
+        Guard.Size(cropWidth, cropHeight, "crop");
         var result = new byte[(long)cropHeight * cropWidth];
         Crop(mask, height, width, x, y, cropWidth, cropHeight, result);
         return result;
@@ -147,7 +147,7 @@ public static class Cropping
     public static void Pad(ReadOnlySpan<float> image, int channels, int height, int width, int top, int bottom, int left, int right,
         Span<float> destination, ImagePadMode mode = ImagePadMode.Constant, float value = 0f)
     {
-        Layout.CheckImage(image.Length, channels, height, width, nameof(image));
+        Guard.ImageSize(image.Length, channels, height, width, nameof(image));
         CheckPadding(top, bottom, left, right);
         if (mode != ImagePadMode.Constant && mode != ImagePadMode.Reflect)
             throw new ArgumentOutOfRangeException(nameof(mode), mode, "mode must be Constant or Reflect.");
@@ -191,7 +191,7 @@ public static class Cropping
     public static void Pad(ReadOnlySpan<byte> mask, int height, int width, int top, int bottom, int left, int right,
         Span<byte> destination, byte value = MaskConventions.IgnoreIndex)
     {
-        Layout.CheckMask(mask.Length, height, width, nameof(mask));
+        Guard.MaskSize(mask.Length, width, height, nameof(mask));
         CheckPadding(top, bottom, left, right);
         PadCore(mask, 1, height, width, top, bottom, left, right, destination, false, value);
     }
@@ -232,7 +232,7 @@ public static class Cropping
         where T : unmanaged
     {
         CheckRectangle(height, width, x, y, cropWidth, cropHeight);
-        Layout.CheckDestination(destination.Length, (long)channels * cropHeight * cropWidth, nameof(destination));
+        Guard.Destination(destination.Length, (long)channels * cropHeight * cropWidth, nameof(destination));
         int srcPlane = height * width, dstPlane = cropHeight * cropWidth;
         for (int c = 0; c < channels; c++)
             for (int r = 0; r < cropHeight; r++)
@@ -243,7 +243,7 @@ public static class Cropping
         Span<T> destination, bool reflect, T value) where T : unmanaged
     {
         int h2 = height + top + bottom, w2 = width + left + right;
-        Layout.CheckDestination(destination.Length, (long)channels * h2 * w2, nameof(destination));
+        Guard.Destination(destination.Length, (long)channels * h2 * w2, nameof(destination));
         int srcPlane = height * width, dstPlane = h2 * w2;
         for (int c = 0; c < channels; c++)
         {

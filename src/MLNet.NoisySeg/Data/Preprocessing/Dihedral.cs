@@ -103,7 +103,7 @@ public static class DihedralTransforms
     /// <param name="destination">Destination <c>[C, H', W']</c> with (H', W') = <see cref="OutputSize"/>; must not overlap the source.</param>
     public static void Apply(ReadOnlySpan<float> image, int channels, int height, int width, Dihedral transform, Span<float> destination)
     {
-        Layout.CheckImage(image.Length, channels, height, width, nameof(image));
+        Guard.ImageSize(image.Length, channels, height, width, nameof(image));
         ApplyCore(image, channels, height, width, transform, destination);
     }
 
@@ -129,7 +129,7 @@ public static class DihedralTransforms
     /// <param name="destination">Destination <c>[H', W']</c>; must not overlap the source.</param>
     public static void Apply(ReadOnlySpan<byte> mask, int height, int width, Dihedral transform, Span<byte> destination)
     {
-        Layout.CheckMask(mask.Length, height, width, nameof(mask));
+        Guard.MaskSize(mask.Length, width, height, nameof(mask));
         ApplyCore(mask, 1, height, width, transform, destination);
     }
 
@@ -174,7 +174,7 @@ public static class DihedralTransforms
         where T : unmanaged
     {
         int k = Check(transform);
-        Layout.CheckDestination(destination.Length, src.Length, nameof(destination));
+        Guard.Destination(destination.Length, src.Length, nameof(destination));
         if (src.Overlaps(destination))
             throw new ArgumentException("destination must not overlap the source.", nameof(destination));
         int plane = height * width;

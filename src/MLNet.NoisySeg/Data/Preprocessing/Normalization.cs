@@ -1,3 +1,4 @@
+using MLNet.NoisySeg.Core;
 using System.Numerics;
 using System.Runtime.InteropServices;
 
@@ -32,7 +33,7 @@ public static class Normalization
     /// <exception cref="ArgumentException">The buffer length is not C*H*W.</exception>
     public static void ZScore(Span<float> image, int channels, int height, int width, bool perChannel)
     {
-        Layout.CheckImage(image.Length, channels, height, width, nameof(image));
+        Guard.ImageSize(image.Length, channels, height, width, nameof(image));
         if (perChannel)
         {
             int plane = height * width;

@@ -1,3 +1,4 @@
+using MLNet.NoisySeg.Core;
 using System.Buffers;
 
 namespace MLNet.NoisySeg.Data.Preprocessing;
@@ -28,8 +29,8 @@ public static class Resizing
     public static void Bilinear(ReadOnlySpan<float> source, int channels, int sourceHeight, int sourceWidth,
         Span<float> destination, int height, int width)
     {
-        Layout.CheckImage(source.Length, channels, sourceHeight, sourceWidth, nameof(source));
-        Layout.CheckImage(destination.Length, channels, height, width, nameof(destination));
+        Guard.ImageSize(source.Length, channels, sourceHeight, sourceWidth, nameof(source));
+        Guard.ImageSize(destination.Length, channels, height, width, nameof(destination));
 
         int[] rented = ArrayPool<int>.Shared.Rent(2 * width + 2 * height);
         float[] rentedW = ArrayPool<float>.Shared.Rent(2 * width + 2 * height);
@@ -80,7 +81,7 @@ public static class Resizing
     /// <returns>The resized image <c>[C, height, width]</c>.</returns>
     public static float[] Bilinear(ReadOnlySpan<float> source, int channels, int sourceHeight, int sourceWidth, int height, int width)
     {
-        Layout.CheckSize(height, width, "destination");
+        Guard.Size(width, height, "destination");
         var result = new float[(long)channels * height * width];
         Bilinear(source, channels, sourceHeight, sourceWidth, result, height, width);
         return result;
@@ -113,7 +114,7 @@ public static class Resizing
     /// <returns>The resized mask <c>[height, width]</c>.</returns>
     public static byte[] Nearest(ReadOnlySpan<byte> source, int sourceHeight, int sourceWidth, int height, int width)
     {
-        Layout.CheckSize(height, width, "destination");
+        Guard.Size(width, height, "destination");
         var result = new byte[(long)height * width];
         Nearest(source, sourceHeight, sourceWidth, result, height, width);
         return result;
@@ -141,8 +142,8 @@ public static class Resizing
     private static void NearestCore<T>(ReadOnlySpan<T> source, int channels, int sourceHeight, int sourceWidth, Span<T> destination, int height, int width)
         where T : unmanaged
     {
-        Layout.CheckImage(source.Length, channels, sourceHeight, sourceWidth, nameof(source));
-        Layout.CheckImage(destination.Length, channels, height, width, nameof(destination));
+        Guard.ImageSize(source.Length, channels, sourceHeight, sourceWidth, nameof(source));
+        Guard.ImageSize(destination.Length, channels, height, width, nameof(destination));
         int[] rented = ArrayPool<int>.Shared.Rent(width);
         try
         {

@@ -1,3 +1,4 @@
+using MLNet.NoisySeg.Core;
 namespace MLNet.NoisySeg.Data.Preprocessing;
 
 /// <summary>
@@ -18,7 +19,7 @@ public sealed class TileGrid
     /// <param name="stride">Step between tile origins, in [1, tileSize] (equal to tileSize for no overlap).</param>
     public TileGrid(int height, int width, int tileSize, int stride)
     {
-        Layout.CheckSize(height, width, "image");
+        Guard.Size(width, height, "image");
         if (tileSize < 1 || tileSize > height || tileSize > width)
             throw new ArgumentOutOfRangeException(nameof(tileSize), tileSize,
                 $"tileSize must be in [1, {Math.Min(height, width)}] for a {height}x{width} image; pad smaller images first.");
@@ -116,7 +117,7 @@ public static class Tiling
     public static float[][] Tile(ReadOnlySpan<float> image, int channels, TileGrid grid)
     {
         ArgumentNullException.ThrowIfNull(grid);
-        Layout.CheckImage(image.Length, channels, grid.Height, grid.Width, nameof(image));
+        Guard.ImageSize(image.Length, channels, grid.Height, grid.Width, nameof(image));
         var tiles = new float[grid.Count][];
         for (int i = 0; i < tiles.Length; i++)
         {
@@ -133,7 +134,7 @@ public static class Tiling
     public static byte[][] Tile(ReadOnlySpan<byte> mask, TileGrid grid)
     {
         ArgumentNullException.ThrowIfNull(grid);
-        Layout.CheckMask(mask.Length, grid.Height, grid.Width, nameof(mask));
+        Guard.MaskSize(mask.Length, grid.Width, grid.Height, nameof(mask));
         var tiles = new byte[grid.Count][];
         for (int i = 0; i < tiles.Length; i++)
         {
@@ -211,7 +212,7 @@ public sealed class TileStitcher
     public void Add(int index, ReadOnlySpan<float> tile)
     {
         int s = Grid.TileSize;
-        Layout.CheckImage(tile.Length, Channels, s, s, nameof(tile));
+        Guard.ImageSize(tile.Length, Channels, s, s, nameof(tile));
         var (x0, y0) = Grid.GetOrigin(index);
         int w = Grid.Width, plane = Grid.Height * w;
         for (int y = 0; y < s; y++)
@@ -234,7 +235,7 @@ public sealed class TileStitcher
     /// <param name="destination">Destination <c>[Channels, Height, Width]</c>.</param>
     public void CopyTo(Span<float> destination)
     {
-        Layout.CheckImage(destination.Length, Channels, Grid.Height, Grid.Width, nameof(destination));
+        Guard.ImageSize(destination.Length, Channels, Grid.Height, Grid.Width, nameof(destination));
         int plane = _count.Length;
         for (int c = 0; c < Channels; c++)
         {

@@ -1,5 +1,6 @@
 using System.Globalization;
 using MLNet.NoisySeg.Core;
+using MLNet.NoisySeg.Data.Preprocessing;
 
 namespace MLNet.NoisySeg.Data.Synthetic;
 
@@ -16,7 +17,7 @@ namespace MLNet.NoisySeg.Data.Synthetic;
 /// <c>exp</c>/<c>log</c>/<c>cos</c> (PSF, noise) and may differ in the last bits between
 /// operating systems or runtimes, never between runs or thread counts on one machine.</para>
 /// <para>Writing PNG files is left to the data-set layer; samples carry a file-safe
-/// <see cref="SyntheticSample.Name"/>.</para>
+/// <see cref="SegmentationItem.Name"/>.</para>
 /// </remarks>
 public static class SyntheticData
 {
@@ -30,7 +31,7 @@ public static class SyntheticData
     /// <param name="seed">The seed.</param>
     /// <param name="index">Sample index (at least 0); names are <c>filaments-00042</c> / <c>nuclei-00042</c>.</param>
     /// <returns>A one-channel image in [0, 1] and its binary (0/1) mask.</returns>
-    public static SyntheticSample Fluorescence(SyntheticFluorescenceOptions options, int seed, int index)
+    public static SegmentationItem Fluorescence(SyntheticFluorescenceOptions options, int seed, int index)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
@@ -47,7 +48,7 @@ public static class SyntheticData
     /// <param name="firstIndex">Index of the first sample (at least 0).</param>
     /// <param name="maxDegreeOfParallelism">Thread limit; -1 (default) lets the runtime decide, 1 runs sequentially.</param>
     /// <returns>The samples in index order.</returns>
-    public static SyntheticSample[] FluorescenceBatch(SyntheticFluorescenceOptions options, int seed, int count, int firstIndex = 0, int maxDegreeOfParallelism = -1)
+    public static SegmentationItem[] FluorescenceBatch(SyntheticFluorescenceOptions options, int seed, int count, int firstIndex = 0, int maxDegreeOfParallelism = -1)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
@@ -59,7 +60,7 @@ public static class SyntheticData
     /// <param name="seed">The seed.</param>
     /// <param name="index">Sample index (at least 0); names are <c>scene-00042</c>.</param>
     /// <returns>A three-channel RGB image in [0, 1] and its mask of class indices in [0, ClassCount).</returns>
-    public static SyntheticSample Scene(SyntheticSceneOptions options, int seed, int index)
+    public static SegmentationItem Scene(SyntheticSceneOptions options, int seed, int index)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
@@ -73,21 +74,21 @@ public static class SyntheticData
     /// <param name="firstIndex">Index of the first sample (at least 0).</param>
     /// <param name="maxDegreeOfParallelism">Thread limit; -1 (default) lets the runtime decide, 1 runs sequentially.</param>
     /// <returns>The samples in index order.</returns>
-    public static SyntheticSample[] SceneBatch(SyntheticSceneOptions options, int seed, int count, int firstIndex = 0, int maxDegreeOfParallelism = -1)
+    public static SegmentationItem[] SceneBatch(SyntheticSceneOptions options, int seed, int count, int firstIndex = 0, int maxDegreeOfParallelism = -1)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         return Batch(count, firstIndex, maxDegreeOfParallelism, i => SceneCore(options, seed, i));
     }
 
-    private static SyntheticSample[] Batch(int count, int firstIndex, int maxDegreeOfParallelism, Func<int, SyntheticSample> make)
+    private static SegmentationItem[] Batch(int count, int firstIndex, int maxDegreeOfParallelism, Func<int, SegmentationItem> make)
     {
         if (count < 0) throw new ArgumentOutOfRangeException(nameof(count), count, "count must be at least 0.");
         if (firstIndex < 0 || (long)firstIndex + count > int.MaxValue)
             throw new ArgumentOutOfRangeException(nameof(firstIndex), firstIndex, "firstIndex must be at least 0 and firstIndex + count must fit in an int.");
         if (maxDegreeOfParallelism == 0 || maxDegreeOfParallelism < -1)
             throw new ArgumentOutOfRangeException(nameof(maxDegreeOfParallelism), maxDegreeOfParallelism, "maxDegreeOfParallelism must be -1 or at least 1.");
-        var result = new SyntheticSample[count];
+        var result = new SegmentationItem[count];
         Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = maxDegreeOfParallelism }, i => result[i] = make(firstIndex + i));
         return result;
     }
@@ -101,7 +102,7 @@ public static class SyntheticData
 
     // ---------------------------------------------------------------- fluorescence
 
-    private static SyntheticSample FluorescenceCore(SyntheticFluorescenceOptions o, int seed, int index)
+    private static SegmentationItem FluorescenceCore(SyntheticFluorescenceOptions o, int seed, int index)
     {
         CheckIndex(index);
         int w = o.Width, h = o.Height;
@@ -112,8 +113,7 @@ public static class SyntheticData
         if (filaments) DrawFilaments(o, ref rng, structure, mask);
         else DrawNuclei(o, ref rng, structure, mask);
 
-        var scratch = new float[w * h];
-        SyntheticRaster.GaussianBlur(structure, h, w, o.BlurSigma, scratch);
+        Filtering.GaussianBlur(structure, h, w, o.BlurSigma);
         if (o.BackgroundVariation > 0)
         {
             var shading = SyntheticRaster.ValueNoise(ref rng, h, w, Math.Max(w, h) / 3f);
@@ -127,7 +127,7 @@ public static class SyntheticData
         }
         var noiseRng = rng.Fork(1);
         SyntheticRaster.AddCameraNoise(structure, ref noiseRng, o.PhotonCount, o.NoiseLevel);
-        return new SyntheticSample(Name(filaments ? "filaments" : "nuclei", index), structure, 1, h, w, mask);
+        return new SegmentationItem(Name(filaments ? "filaments" : "nuclei", index), structure, 1, h, w, mask);
     }
 
     private static void DrawFilaments(SyntheticFluorescenceOptions o, ref SeededRandom rng, float[] intensity, byte[] mask)
@@ -371,7 +371,7 @@ public static class SyntheticData
         [0.75f, 0.30f, 0.80f], // 5 diamonds: magenta
     ];
 
-    private static SyntheticSample SceneCore(SyntheticSceneOptions o, int seed, int index)
+    private static SegmentationItem SceneCore(SyntheticSceneOptions o, int seed, int index)
     {
         CheckIndex(index);
         int w = o.Width, h = o.Height, plane = w * h;
@@ -401,15 +401,14 @@ public static class SyntheticData
             PaintShape(image, mask, w, h, cls, cx, cy, r, aspect, cos, sin, period, color, grain);
         }
 
-        var scratch = new float[plane];
         var noiseRng = rng.Fork(1);
         for (int c = 0; c < 3; c++)
         {
             var ch = image.AsSpan(c * plane, plane);
-            SyntheticRaster.GaussianBlur(ch, h, w, o.BlurSigma, scratch);
+            Filtering.GaussianBlur(ch, h, w, o.BlurSigma);
             SyntheticRaster.AddCameraNoise(ch, ref noiseRng, 0, o.NoiseLevel);
         }
-        return new SyntheticSample(Name("scene", index), image, 3, h, w, mask);
+        return new SegmentationItem(Name("scene", index), image, 3, h, w, mask);
     }
 
     private static float[] Jitter(ref SeededRandom rng, float[] baseColor, double jitter)

@@ -2,20 +2,21 @@ using MLNet.NoisySeg.Data.Preprocessing;
 
 namespace MLNet.NoisySeg.Data.Synthetic;
 
-/// <summary>Turns synthetic samples into data-layer items and data set folders.</summary>
+/// <summary>Turns generated samples into loader-equivalent items and data set folders.</summary>
 public static class SyntheticDataSets
 {
     /// <summary>
-    /// The sample as a <see cref="SegmentationItem"/>, z-scored per image like the folder loader does by default.
+    /// A copy of a generated sample as the folder loader would return it after <see cref="WriteSplit"/>: z-scored per
+    /// image (the loader's default; the generator's intensities are in [0, 1]).
     /// </summary>
-    /// <param name="sample">The sample.</param>
+    /// <param name="sample">A generated sample.</param>
     /// <param name="zScore">Normalise per image (default), else keep the [0, 1] intensities.</param>
-    public static SegmentationItem ToItem(this SyntheticSample sample, bool zScore = true)
+    public static SegmentationItem AsLoaded(this SegmentationItem sample, bool zScore = true)
     {
         ArgumentNullException.ThrowIfNull(sample);
         var image = (float[])sample.Image.Clone();
         if (zScore) Normalization.ZScore(image, sample.Channels, sample.Height, sample.Width, perChannel: false);
-        return new SegmentationItem(sample.Name, image, sample.Channels, sample.Height, sample.Width, (byte[])sample.Mask.Clone());
+        return sample with { Image = image, Mask = (byte[]?)sample.Mask?.Clone() };
     }
 
     /// <summary>
@@ -26,34 +27,17 @@ public static class SyntheticDataSets
     /// <param name="samples">The samples.</param>
     /// <param name="splitFolder">Destination split folder.</param>
     /// <param name="binary">Write masks as 0/255 (binary) instead of raw class indices.</param>
-    public static void WriteSplit(IEnumerable<SyntheticSample> samples, string splitFolder, bool binary)
+    public static void WriteSplit(IEnumerable<SegmentationItem> samples, string splitFolder, bool binary)
     {
         ArgumentNullException.ThrowIfNull(samples);
         ArgumentException.ThrowIfNullOrWhiteSpace(splitFolder);
         foreach (var s in samples)
         {
             string name = s.Name + ".png";
-            var image = new float[s.Image.Length];
-            for (int i = 0; i < image.Length; i++) image[i] = Math.Clamp(s.Image[i], 0f, 1f) * 255f;
-            WriteImage(Path.Combine(splitFolder, "images", name), image, s.Channels, s.Height, s.Width);
-            var mask = binary ? s.Mask.Select(v => v == 0 ? (byte)0 : (byte)255).ToArray() : s.Mask;
+            PngWriter.WriteScaled(Path.Combine(splitFolder, "images", name), s.Image, s.Channels, s.Height, s.Width, PixelScaling.UnitRange);
+            var labels = s.Mask ?? throw new ArgumentException($"Sample '{s.Name}' has no mask.", nameof(samples));
+            var mask = binary ? labels.Select(v => v == 0 ? (byte)0 : (byte)255).ToArray() : labels;
             PngWriter.WriteGray(Path.Combine(splitFolder, "masks", name), mask, s.Width, s.Height);
         }
-    }
-
-    private static void WriteImage(string path, float[] image, int c, int h, int w)
-    {
-        int n = h * w;
-        if (c == 1)
-        {
-            var g = new byte[n];
-            for (int i = 0; i < n; i++) g[i] = (byte)MathF.Round(image[i]);
-            PngWriter.WriteGray(path, g, w, h);
-            return;
-        }
-        var rgb = new byte[3 * n];
-        for (int i = 0; i < n; i++)
-            for (int ch = 0; ch < 3; ch++) rgb[3 * i + ch] = (byte)MathF.Round(image[ch * n + i]);
-        PngWriter.WriteRgb(path, rgb, w, h);
     }
 }

@@ -5,7 +5,7 @@ using MLNet.NoisySeg.Data.Preprocessing;
 
 namespace MLNet.NoisySeg.Data.Synthetic;
 
-/// <summary>Shared raster kernels of the synthetic generators (noise fields, blur, sensor noise).</summary>
+/// <summary>Shared raster kernels of the synthetic generators (noise fields, sensor noise).</summary>
 internal static class SyntheticRaster
 {
     /// <summary>
@@ -68,51 +68,6 @@ internal static class SyntheticRaster
 
     /// <summary>Uniform value in [min, max).</summary>
     public static double Uniform(ref SeededRandom rng, double min, double max) => min + (max - min) * rng.NextDouble();
-
-    /// <summary>In-place separable Gaussian blur of one plane (reflect-101 borders, kernel radius ceil(3 sigma)).</summary>
-    public static void GaussianBlur(Span<float> plane, int height, int width, double sigma, float[] scratch)
-    {
-        if (sigma <= 0) return;
-        int radius = Math.Max(1, (int)Math.Ceiling(3 * sigma));
-        var kernel = new float[2 * radius + 1];
-        double sum = 0;
-        for (int k = -radius; k <= radius; k++) sum += kernel[k + radius] = (float)Math.Exp(-0.5 * k * k / (sigma * sigma));
-        for (int k = 0; k < kernel.Length; k++) kernel[k] = (float)(kernel[k] / sum);
-
-        // Horizontal pass: plane -> scratch (via a reflect-padded row).
-        var padded = new float[width + 2 * radius];
-        for (int y = 0; y < height; y++)
-        {
-            var src = plane.Slice(y * width, width);
-            for (int i = 0; i < padded.Length; i++) padded[i] = src[Cropping.ReflectIndex(i - radius, width)];
-            var dst = scratch.AsSpan(y * width, width);
-            dst.Clear();
-            for (int k = 0; k < kernel.Length; k++) AddScaled(dst, padded.AsSpan(k, width), kernel[k]);
-        }
-        // Vertical pass: scratch -> plane.
-        for (int y = 0; y < height; y++)
-        {
-            var dst = plane.Slice(y * width, width);
-            dst.Clear();
-            for (int k = 0; k < kernel.Length; k++)
-                AddScaled(dst, scratch.AsSpan(Cropping.ReflectIndex(y + k - radius, height) * width, width), kernel[k]);
-        }
-    }
-
-    /// <summary>dst += w * src, vectorized.</summary>
-    public static void AddScaled(Span<float> dst, ReadOnlySpan<float> src, float w)
-    {
-        int i = 0;
-        if (Vector.IsHardwareAccelerated && dst.Length >= Vector<float>.Count)
-        {
-            var vw = new Vector<float>(w);
-            var d = MemoryMarshal.Cast<float, Vector<float>>(dst);
-            var s = MemoryMarshal.Cast<float, Vector<float>>(src);
-            for (int k = 0; k < d.Length; k++) d[k] += s[k] * vw;
-            i = d.Length * Vector<float>.Count;
-        }
-        for (; i < dst.Length; i++) dst[i] += src[i] * w;
-    }
 
     /// <summary>
     /// Camera noise in place: Poisson shot noise with <paramref name="photons"/> expected photons at

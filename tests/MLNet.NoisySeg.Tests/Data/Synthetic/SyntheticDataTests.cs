@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
+using MLNet.NoisySeg.Data;
 using MLNet.NoisySeg.Data.Synthetic;
 
 namespace MLNet.NoisySeg.Tests.Data.Synthetic;
@@ -12,14 +13,14 @@ public sealed class SyntheticDataTests
     private static readonly SyntheticFluorescenceOptions Filaments = new() { Kind = SyntheticFluorescenceKind.Filaments };
     private static readonly SyntheticFluorescenceOptions Nuclei = new() { Kind = SyntheticFluorescenceKind.Nuclei };
 
-    private static double ForegroundFraction(SyntheticSample s) => s.Mask.Count(v => v == 1) / (double)s.Mask.Length;
+    private static double ForegroundFraction(SegmentationItem s) => s.Mask!.Count(v => v == 1) / (double)s.Mask!.Length;
 
-    private static void AssertIdentical(SyntheticSample a, SyntheticSample b)
+    private static void AssertIdentical(SegmentationItem a, SegmentationItem b)
     {
         Assert.AreEqual(a.Name, b.Name);
         Assert.AreEqual((a.Channels, a.Height, a.Width), (b.Channels, b.Height, b.Width));
         Assert.IsTrue(MemoryMarshal.AsBytes(a.Image.AsSpan()).SequenceEqual(MemoryMarshal.AsBytes(b.Image.AsSpan())), $"{a.Name}: image bytes differ");
-        Assert.IsTrue(a.Mask.AsSpan().SequenceEqual(b.Mask), $"{a.Name}: mask bytes differ");
+        Assert.IsTrue(a.Mask!.AsSpan().SequenceEqual(b.Mask!), $"{a.Name}: mask bytes differ");
     }
 
     [TestMethod]
@@ -56,15 +57,15 @@ public sealed class SyntheticDataTests
             var b = SyntheticData.Fluorescence(o, 2, 0);
             var c = SyntheticData.Fluorescence(o, 1, 1);
             Assert.AreEqual(a.Name, b.Name);
-            double diffSeed = a.Mask.Zip(b.Mask).Count(t => t.First != t.Second) / (double)a.Mask.Length;
-            double diffIndex = a.Mask.Zip(c.Mask).Count(t => t.First != t.Second) / (double)a.Mask.Length;
+            double diffSeed = a.Mask!.Zip(b.Mask!).Count(t => t.First != t.Second) / (double)a.Mask!.Length;
+            double diffIndex = a.Mask!.Zip(c.Mask!).Count(t => t.First != t.Second) / (double)a.Mask!.Length;
             Assert.IsTrue(diffSeed > 0.05, $"{o.Kind}: masks of seeds 1 and 2 differ in only {diffSeed:P1}");
             Assert.IsTrue(diffIndex > 0.05, $"{o.Kind}: masks of indices 0 and 1 differ in only {diffIndex:P1}");
             Assert.IsFalse(a.Image.AsSpan().SequenceEqual(b.Image));
         }
         var s1 = SyntheticData.Scene(new SyntheticSceneOptions(), 1, 0);
         var s2 = SyntheticData.Scene(new SyntheticSceneOptions(), 2, 0);
-        Assert.IsFalse(s1.Mask.AsSpan().SequenceEqual(s2.Mask));
+        Assert.IsFalse(s1.Mask!.AsSpan().SequenceEqual(s2.Mask!));
     }
 
     [TestMethod]
@@ -93,13 +94,13 @@ public sealed class SyntheticDataTests
             var s = SyntheticData.Fluorescence(o, 9, 0);
             Assert.AreEqual(1, s.Channels);
             Assert.AreEqual(256 * 256, s.Image.Length);
-            Assert.IsTrue(s.Mask.All(v => v <= 1), "mask must be binary 0/1");
+            Assert.IsTrue(s.Mask!.All(v => v <= 1), "mask must be binary 0/1");
             Assert.IsTrue(s.Image.All(v => v >= 0f && v <= 1f), "image values must lie in [0, 1]");
             double fg = 0, bg = 0;
             int nf = 0, nb = 0;
-            for (int i = 0; i < s.Mask.Length; i++)
+            for (int i = 0; i < s.Mask!.Length; i++)
             {
-                if (s.Mask[i] == 1) { fg += s.Image[i]; nf++; }
+                if (s.Mask![i] == 1) { fg += s.Image[i]; nf++; }
                 else { bg += s.Image[i]; nb++; }
             }
             fg /= nf;
@@ -117,16 +118,16 @@ public sealed class SyntheticDataTests
         var clean = SyntheticData.Fluorescence(new SyntheticFluorescenceOptions { Kind = SyntheticFluorescenceKind.Nuclei, NoiseLevel = 0, PhotonCount = 0, BlurSigma = 0, BackgroundVariation = 0 }, 4, 0);
         var noisy = SyntheticData.Fluorescence(new SyntheticFluorescenceOptions { Kind = SyntheticFluorescenceKind.Nuclei, NoiseLevel = 0.1, PhotonCount = 20 }, 4, 0);
         // Same structure whatever the imaging options.
-        CollectionAssert.AreEqual(clean.Mask, noisy.Mask);
+        CollectionAssert.AreEqual(clean.Mask!, noisy.Mask!);
         // Without blur or noise, background pixels are exactly the background level.
-        Assert.IsTrue(clean.Mask.Select((m, i) => (m, i)).Where(t => t.m == 0).All(t => Math.Abs(clean.Image[t.i] - 0.1f) < 1e-6f));
+        Assert.IsTrue(clean.Mask!.Select((m, i) => (m, i)).Where(t => t.m == 0).All(t => Math.Abs(clean.Image[t.i] - 0.1f) < 1e-6f));
         // Noise: neighbouring background differences are much larger in the noisy image.
-        double Roughness(SyntheticSample s)
+        double Roughness(SegmentationItem s)
         {
             double sum = 0;
             int n = 0;
-            for (int i = 1; i < s.Mask.Length; i++)
-                if (s.Mask[i] == 0 && s.Mask[i - 1] == 0) { sum += Math.Abs(s.Image[i] - s.Image[i - 1]); n++; }
+            for (int i = 1; i < s.Mask!.Length; i++)
+                if (s.Mask![i] == 0 && s.Mask![i - 1] == 0) { sum += Math.Abs(s.Image[i] - s.Image[i - 1]); n++; }
             return sum / n;
         }
         Assert.AreEqual(0.0, Roughness(clean), 1e-6);
@@ -146,7 +147,7 @@ public sealed class SyntheticDataTests
                 Assert.AreEqual(3, s.Channels);
                 Assert.AreEqual(3 * 128 * 128, s.Image.Length);
                 Assert.IsTrue(s.Image.All(v => v >= 0f && v <= 1f));
-                foreach (var v in s.Mask) counts[v]++;
+                foreach (var v in s.Mask!) counts[v]++;
             }
             for (int c = 0; c < 256; c++)
             {
@@ -166,7 +167,7 @@ public sealed class SyntheticDataTests
         var n = new int[6];
         for (int p = 0; p < plane; p++)
         {
-            int c = s.Mask[p];
+            int c = s.Mask![p];
             n[c]++;
             for (int ch = 0; ch < 3; ch++) means[c, ch] += s.Image[ch * plane + p];
         }
@@ -185,10 +186,10 @@ public sealed class SyntheticDataTests
     public void NonSquareSizes_Work()
     {
         var f = SyntheticData.Fluorescence(new SyntheticFluorescenceOptions { Width = 100, Height = 48, FilamentWaviness = 0 }, 1, 0);
-        Assert.AreEqual((48, 100, 4800, 4800), (f.Height, f.Width, f.Image.Length, f.Mask.Length));
+        Assert.AreEqual((48, 100, 4800, 4800), (f.Height, f.Width, f.Image.Length, f.Mask!.Length));
         Assert.IsTrue(ForegroundFraction(f) > 0.03);
         var sc = SyntheticData.Scene(new SyntheticSceneOptions { Width = 40, Height = 70 }, 1, 0);
-        Assert.AreEqual((70, 40, 3 * 2800, 2800), (sc.Height, sc.Width, sc.Image.Length, sc.Mask.Length));
+        Assert.AreEqual((70, 40, 3 * 2800, 2800), (sc.Height, sc.Width, sc.Image.Length, sc.Mask!.Length));
     }
 
     [TestMethod]
@@ -204,12 +205,12 @@ public sealed class SyntheticDataTests
         foreach (var o in fluorescence)
         {
             var s = SyntheticData.Fluorescence(o, 1, 0);
-            Assert.AreEqual(o.Width * o.Height, s.Mask.Length);
-            Assert.IsTrue(s.Mask.All(v => v <= 1));
+            Assert.AreEqual(o.Width * o.Height, s.Mask!.Length);
+            Assert.IsTrue(s.Mask!.All(v => v <= 1));
             Assert.IsTrue(s.Image.All(v => v >= 0f && v <= 1f));
         }
         var scene = SyntheticData.Scene(new SyntheticSceneOptions { Width = 16, Height = 16, ObjectCount = 1000, ObjectRadiusMin = 3, ObjectRadiusMax = 1024, ClassCount = 6, ColorJitter = 0.5, BlurSigma = 20, NoiseLevel = 1 }, 1, 0);
-        Assert.IsTrue(scene.Mask.All(v => v < 6));
+        Assert.IsTrue(scene.Mask!.All(v => v < 6));
         Assert.IsTrue(scene.Image.All(v => v >= 0f && v <= 1f));
     }
 
@@ -248,7 +249,7 @@ public sealed class SyntheticDataTests
         var batch = SyntheticData.FluorescenceBatch(Filaments, 1, 100);
         sw.Stop();
         Assert.AreEqual(100, batch.Length);
-        Assert.IsTrue(batch.All(s => s.Width == 256 && s.Height == 256 && s.Mask.Length == 256 * 256));
+        Assert.IsTrue(batch.All(s => s.Width == 256 && s.Height == 256 && s.Mask!.Length == 256 * 256));
         var fractions = batch.Select(ForegroundFraction).ToArray();
         TestContext.WriteLine($"filaments: 100 x 256x256 in {sw.ElapsedMilliseconds} ms ({sw.Elapsed.TotalMilliseconds / 100:F2} ms/image, " +
             $"{Environment.ProcessorCount} cores); foreground fraction {fractions.Min():F3}..{fractions.Max():F3}");

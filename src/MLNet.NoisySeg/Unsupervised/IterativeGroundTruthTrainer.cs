@@ -183,7 +183,7 @@ public sealed class IgttResult : IDisposable
 /// <para>
 /// Area guard (<see cref="IgttOptions.AreaGuard"/>): a candidate may cover at most
 /// <see cref="IgttOptions.MaxForegroundShare"/> of its image (default 1/2, the prior behind EMS's inversion), no more
-/// than the high class of its map's Otsu split, and, by default, no more than that image's candidate of the previous
+/// than the high class of its map's Otsu split, and, by default, no more than that image's candidate of the first
 /// round; see <see cref="IgttAreaGuard"/> for why the DMI choice otherwise grows round after round. An image with no
 /// eligible candidate sits the round out (pseudo-label all 255). The result decodes at the last candidates' area
 /// (<see cref="IgttResult.Decoding"/>).
@@ -249,11 +249,13 @@ public static class IterativeGroundTruthTrainer
         var summaries = new List<IgttRoundSummary>();
         var shares = new double[n];
         Array.Fill(shares, double.NaN);
+        var firstShares = new double[n];
+        Array.Fill(firstShares, double.NaN);
         var log = new OrientationLog(options.Polarity);
 
         void SelectRound(int round, float[][] predictions, bool networkInverted)
         {
-            var s = RefreshPseudoLabels(images, predictions, intensity, options, round, candidates, pseudo, shares, cancellationToken) with { NetworkInverted = networkInverted };
+            var s = RefreshPseudoLabels(images, predictions, intensity, options, round, candidates, pseudo, shares, firstShares, cancellationToken) with { NetworkInverted = networkInverted };
             summaries.Add(s);
             progress?.Report(new IgttProgress(round, options.Rounds, IgttStage.Selection, null, s) { Candidates = candidates, PseudoLabels = pseudo });
         }
@@ -420,10 +422,11 @@ public static class IterativeGroundTruthTrainer
     /// <param name="round">0-based round (seeds EMS).</param>
     /// <param name="candidates">Output: the kept candidates.</param>
     /// <param name="pseudo">Output: the pseudo-labels.</param>
-    /// <param name="shares">In: each image's candidate share of the previous round (NaN = none); out: this round's (NaN = skipped).</param>
+    /// <param name="shares">Out: each image's candidate share of this round (NaN = skipped).</param>
+    /// <param name="firstShares">Each image's candidate share of round 0 (the NoGrowth bound; NaN = none); written in round 0.</param>
     /// <param name="cancellationToken">Cancels between images.</param>
     internal static IgttRoundSummary RefreshPseudoLabels(IReadOnlyList<SegmentationItem> images, float[][] predictions, float[][] intensity,
-        IgttOptions options, int round, byte[][] candidates, byte[][] pseudo, double[] shares, CancellationToken cancellationToken)
+        IgttOptions options, int round, byte[][] candidates, byte[][] pseudo, double[] shares, double[] firstShares, CancellationToken cancellationToken)
     {
         int n = images.Count;
         var level = new double[n];
@@ -440,11 +443,12 @@ public static class IterativeGroundTruthTrainer
         {
             var it = images[i];
             var p = predictions[i];
-            double cap = ForegroundBound(p, options, shares[i]);
+            double cap = ForegroundBound(p, options, firstShares[i]);
             bound[i] = cap;
             var sel = DmiThresholdSelection.Select(p, candidates[i], options.CandidateCount, options.DmiEpsilon, maxForegroundShare: cap);
             var dst = pseudo[i];
             shares[i] = sel.Index < 0 ? double.NaN : sel.ForegroundFraction;
+            if (round == 0) firstShares[i] = shares[i];
             if (sel.Index < 0)
             {
                 skipped[i] = true;
@@ -490,9 +494,9 @@ public static class IterativeGroundTruthTrainer
     /// <summary>
     /// The largest foreground share a candidate of map <paramref name="p"/> may have under the options' area guard:
     /// MaxForegroundShare; with TwoLevelMixture or NoGrowth also the share above the map's Otsu threshold; with
-    /// NoGrowth also <paramref name="previousShare"/> (the image's candidate share in the previous round; NaN = none).
+    /// NoGrowth also <paramref name="firstShare"/> (the image's candidate share in the first round; NaN = none).
     /// </summary>
-    internal static double ForegroundBound(ReadOnlySpan<float> p, IgttOptions options, double previousShare = double.NaN)
+    internal static double ForegroundBound(ReadOnlySpan<float> p, IgttOptions options, double firstShare = double.NaN)
     {
         double cap = options.MaxForegroundShare;
         if (options.AreaGuard != IgttAreaGuard.PriorOnly)
@@ -502,8 +506,8 @@ public static class IterativeGroundTruthTrainer
             foreach (float v in p) if (v > t) high++;
             cap = Math.Min(cap, high / (double)p.Length);
         }
-        if (options.AreaGuard == IgttAreaGuard.NoGrowth && double.IsFinite(previousShare))
-            cap = Math.Min(cap, previousShare);
+        if (options.AreaGuard == IgttAreaGuard.NoGrowth && double.IsFinite(firstShare))
+            cap = Math.Min(cap, firstShare);
         return cap;
     }
 

@@ -168,7 +168,8 @@ public sealed class UnsupervisedVerb : Verb
             var labelled = train.Where(t => t.Mask is not null).ToList();
             test = labelled.Count > 0 ? labelled : null;
         }
-        string name = new DirectoryInfo(s.Data!).Name;
+        var dir = new DirectoryInfo(Path.TrimEndingDirectorySeparator(s.Data!));
+        string name = dir.Parent is null ? dir.Name : dir.Parent.Name + "/" + dir.Name; // "camvid/train", not just "train"
         if (test is null) return new Set(name, train, null, ThresholdPolarity.Bright, "");
         if (polarity != ForegroundPolarity.Auto)
             return new Set(name, train, test, polarity == ForegroundPolarity.Bright ? ThresholdPolarity.Bright : ThresholdPolarity.Dark, "--polarity");

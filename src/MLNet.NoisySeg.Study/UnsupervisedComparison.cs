@@ -35,6 +35,12 @@ public sealed record UnsupervisedComparisonOptions
     /// <summary>Offset (image units) of the adaptive threshold.</summary>
     public double AdaptiveOffset { get; init; }
 
+    /// <summary>
+    /// Record budget curves: after every iGTT round, and at the same steps of the supervised U-Net, score the model on
+    /// the test images (<see cref="UnsupervisedMethodResult.Curve"/>). Default true.
+    /// </summary>
+    public bool RecordCurves { get; init; } = true;
+
     /// <summary>Optional log of what is running.</summary>
     public IProgress<string>? Log { get; init; }
 
@@ -60,7 +66,20 @@ public sealed record UnsupervisedComparisonOptions
 /// <param name="Accuracy">Pixel accuracy.</param>
 /// <param name="Seconds">Mean wall time per seed (training + scoring).</param>
 /// <param name="Notes">How the output was decoded.</param>
-public sealed record UnsupervisedMethodResult(string Method, MeanStd Dice, MeanStd Auc, MeanStd Accuracy, double Seconds, string Notes);
+public sealed record UnsupervisedMethodResult(string Method, MeanStd Dice, MeanStd Auc, MeanStd Accuracy, double Seconds, string Notes)
+{
+    /// <summary>
+    /// Budget curve of the learned methods (empty for the thresholds): one point per iGTT round (or the same steps of
+    /// the supervised U-Net), over the seeds.
+    /// </summary>
+    public IReadOnlyList<UnsupervisedCurvePoint> Curve { get; init; } = [];
+}
+
+/// <summary>One point of a budget curve: test Dice after <paramref name="Step"/> training steps, over the seeds.</summary>
+/// <param name="Step">Training steps done.</param>
+/// <param name="Dice">Test Dice of the model at that point, decoded as the final model would be.</param>
+/// <param name="CandidateShare">iGTT: mean foreground share of the DMI-selected candidates the round trained on (NaN for the supervised U-Net).</param>
+public sealed record UnsupervisedCurvePoint(int Step, MeanStd Dice, MeanStd CandidateShare);
 
 /// <summary>Result of <see cref="UnsupervisedComparison.Run"/>.</summary>
 /// <param name="Methods">One row per method.</param>
@@ -78,6 +97,25 @@ public sealed record UnsupervisedComparisonResult(IReadOnlyList<UnsupervisedMeth
         sb.AppendLine("|---|---|---|---|---|---|");
         foreach (var m in Methods)
             sb.AppendLine(CultureInfo.InvariantCulture, $"| {m.Method} | {m.Dice.Format("0.0000")} | {m.Auc.Format("0.0000")} | {m.Accuracy.Format("0.0000")} | {m.Seconds:0.0} | {m.Notes} |");
+        var curves = Methods.Where(m => m.Curve.Count > 0).ToList();
+        if (curves.Count > 0)
+        {
+            sb.AppendLine().AppendLine("Budget curve: test Dice (and, for iGTT, the candidates' foreground share) after each round's steps.").AppendLine();
+            sb.AppendLine("| step | " + string.Join(" | ", curves.Select(m => m.Method)) + " |");
+            sb.AppendLine("|---|" + string.Concat(curves.Select(_ => "---|")));
+            foreach (int step in curves.SelectMany(m => m.Curve.Select(p => p.Step)).Distinct().Order())
+            {
+                sb.Append(CultureInfo.InvariantCulture, $"| {step} |");
+                foreach (var m in curves)
+                {
+                    var p = m.Curve.FirstOrDefault(q => q.Step == step);
+                    sb.Append(p is null ? " |" : double.IsFinite(p.CandidateShare.Mean)
+                        ? $" {p.Dice.Format("0.000")} (share {p.CandidateShare.Mean.ToString("0.000", CultureInfo.InvariantCulture)}) |"
+                        : $" {p.Dice.Format("0.000")} |");
+                }
+                sb.AppendLine();
+            }
+        }
         return sb.ToString();
     }
 }
@@ -87,11 +125,12 @@ public sealed record UnsupervisedComparisonResult(IReadOnlyList<UnsupervisedMeth
 /// scored pixel-level on test images with clean masks (Dice, AUC, accuracy; mean ± std over seeds).
 /// </summary>
 /// <remarks>
-/// The learned unsupervised methods see the training images only; their outputs are decoded label-free
-/// (<see cref="LabelFreeDecoder.EstimateBinary(IReadOnlyList{float[]}, Core.NoiseTransitionMatrix?, int)"/> on the
-/// training outputs), exactly as the ML.NET transformer does, and scored without any orientation fix: iGTT's convention
-/// is "the structure is the minority class". The baselines use the given polarity (prior knowledge). The supervised
-/// U-Net trains on the training masks and is decoded at 0.5.
+/// The learned unsupervised methods see the training images only; their outputs are decoded with
+/// <see cref="IgttResult.Decoding"/> (label-free: the threshold at which the training outputs cover the last
+/// candidates' foreground share), exactly as the ML.NET transformer does, and scored without any orientation fix: the
+/// returned network's output is the foreground probability of the structure iGTT chose (<see cref="IgttOrientation"/>,
+/// recorded in the notes). The baselines use the given polarity (prior knowledge). The supervised U-Net trains on the
+/// training masks and is decoded at 0.5.
 /// </remarks>
 public static class UnsupervisedComparison
 {
@@ -129,27 +168,54 @@ public static class UnsupervisedComparison
         int c = test[0].Channels, h = test[0].Height, w = test[0].Width;
         var results = new List<UnsupervisedMethodResult>();
 
+        int stepsPerRound = options.Igtt.StepsPerRound ?? checked(options.Igtt.EpochsPerRound * (train.Count / Math.Min(options.Igtt.Trainer.BatchSize, train.Count)));
+        var testImages = test.Select(t => t.Image).ToList();
+        var trainImages = train.Select(t => t.Image).ToList();
         foreach (bool ems in new[] { true, false })
         {
+            string name = ems ? IgttWithEms : IgttWithoutEms;
             var rows = new List<BinarySegmentationMetrics>();
+            var curve = new List<(int Round, double Dice, double Share)>();
             var sw = Stopwatch.StartNew();
-            string notes = "";
-            int invertedSeeds = 0;
+            var orientations = new List<string>();
             foreach (int seed in options.Seeds)
             {
                 var o = options.Igtt with { UseMetaStructureExtraction = ems, Trainer = options.Igtt.Trainer with { Seed = seed } };
-                log?.Report($"{(ems ? IgttWithEms : IgttWithoutEms)} seed {seed}: training");
-                using var r = IterativeGroundTruthTrainer.Train(train, o, null, cancellationToken);
-                var probs = r.Model.PredictProbabilities(test.Select(t => t.Image).ToList(), c, h, w);
-                if (r.OutputInverted)
-                    foreach (var p in probs) for (int j = 0; j < p.Length; j++) p[j] = 1f - p[j];
-                var m = Score(test, probs, DecodingRule.AtThreshold(r.OutputInverted ? 1 - r.Levels.Threshold : r.Levels.Threshold));
+                log?.Report($"{name} seed {seed}: training");
+                var shares = new List<double>();
+                IReadOnlyList<byte[]>? labels = null;
+                var progress = new SyncProgress<IgttProgress>(p =>
+                {
+                    if (p.Stage != IgttStage.Selection) return;
+                    shares.Add(p.Selection!.MeanCandidateForeground);
+                    labels = p.PseudoLabels!.Select(x => (byte[])x.Clone()).ToList();
+                });
+                void AfterRound(int round, TrainedSegmentationModel model)
+                {
+                    // The model as it stands after this round's steps, decoded as the final one is: aligned with the
+                    // pseudo-labels it trained on, thresholded where the training outputs cover the candidates' share.
+                    var outputs = model.PredictProbabilities(trainImages, c, h, w);
+                    bool invert = labels is not null && DetUSign(outputs, labels) < 0;
+                    double share = shares[^1];
+                    var probs = model.PredictProbabilities(testImages, c, h, w);
+                    if (invert) { Complement(outputs); Complement(probs); }
+                    var rule = DecodingRule.AtThreshold(double.IsFinite(share)
+                        ? LabelFreeDecoder.ThresholdAtForegroundShare(outputs, share) : LabelFreeDecoder.EstimateBinary(outputs).Threshold);
+                    double dice = Score(test, probs, rule).Dice;
+                    curve.Add((round, dice, share));
+                    log?.Report(string.Create(CultureInfo.InvariantCulture, $"  after round {round} ({(round + 1) * stepsPerRound} steps): test Dice {dice:0.0000}, candidate share {share:0.000}"));
+                }
+                using var r = IterativeGroundTruthTrainer.Train(train, o, progress, cancellationToken, options.RecordCurves ? AfterRound : null);
+                var m = Score(test, r.Model.PredictProbabilities(testImages, c, h, w), r.Decoding);
                 rows.Add(m);
-                invertedSeeds += r.OutputInverted ? 1 : 0;
-                notes = string.Create(CultureInfo.InvariantCulture, $"label-free threshold; output inverted vs pseudo-labels in {invertedSeeds} of {options.Seeds.Count} seeds; last pseudo-label fg {r.Rounds[^1].MeanPseudoLabelForeground:0.###}");
-                log?.Report(string.Create(CultureInfo.InvariantCulture, $"  Dice {m.Dice:0.0000} AUC {m.Auc:0.0000} acc {m.Accuracy:0.0000}; rounds: {string.Join(" ", r.Rounds.Select(s => $"[cand {s.MeanCandidateForeground:0.00} pseudo {s.MeanPseudoLabelForeground:0.000} inv {s.InvertedImages}]"))}"));
+                orientations.Add(string.Create(CultureInfo.InvariantCulture, $"seed {seed}: {r.Orientation.ObservedPolarity}{(r.Orientation.Inverted ? " (head inverted)" : "")}"));
+                log?.Report(string.Create(CultureInfo.InvariantCulture, $"  Dice {m.Dice:0.0000} AUC {m.Auc:0.0000} acc {m.Accuracy:0.0000}; decoded at share {r.ForegroundShare:0.###}; {r.Orientation}"));
+                log?.Report("  rounds: " + string.Join(" ", r.Rounds.Select(s => string.Create(CultureInfo.InvariantCulture, $"[cand {s.MeanCandidateForeground:0.000} pseudo {s.MeanPseudoLabelForeground:0.0000}{(s.NetworkInverted ? " inverted" : "")}]"))));
             }
-            results.Add(Summarise(ems ? IgttWithEms : IgttWithoutEms, rows, sw.Elapsed.TotalSeconds / options.Seeds.Count, notes));
+            string notes = $"decoded at the last candidates' foreground share (label-free); observed polarity {string.Join("; ", orientations)}";
+            var points = curve.GroupBy(q => q.Round).OrderBy(g => g.Key)
+                .Select(g => new UnsupervisedCurvePoint((g.Key + 1) * stepsPerRound, MeanStd.Of(g.Select(q => q.Dice)), MeanStd.Of(g.Select(q => q.Share)))).ToList();
+            results.Add(Summarise(name, rows, sw.Elapsed.TotalSeconds / options.Seeds.Count, notes) with { Curve = points });
         }
 
         {
@@ -169,17 +235,27 @@ public static class UnsupervisedComparison
         if (options.IncludeSupervised)
         {
             var rows = new List<BinarySegmentationMetrics>();
+            var curve = new List<(int Step, double Dice)>();
             var sw = Stopwatch.StartNew();
             foreach (int seed in options.Seeds)
             {
                 log?.Report($"{SupervisedName} seed {seed}: training");
-                using var model = SegmentationTrainer.Train(train, options.Supervised with { Seed = seed }, null, cancellationToken);
-                var probs = model.PredictProbabilities(test.Select(t => t.Image).ToList(), c, h, w);
-                var m = Score(test, probs, DecodingRule.FixedThreshold);
+                var so = options.Supervised with { Seed = seed };
+                if (options.RecordCurves) so = so with { ValidateEvery = stepsPerRound };
+                IReadOnlyDictionary<string, double> Validate(int step, TrainedSegmentationModel model)
+                {
+                    double dice = Score(test, model.PredictProbabilities(testImages, c, h, w), DecodingRule.FixedThreshold).Dice;
+                    curve.Add((step, dice));
+                    return new Dictionary<string, double> { ["testDice"] = dice };
+                }
+                using var model = SegmentationTrainer.Train(train, so, null, cancellationToken, options.RecordCurves ? Validate : null);
+                var m = Score(test, model.PredictProbabilities(testImages, c, h, w), DecodingRule.FixedThreshold);
                 rows.Add(m);
                 log?.Report(string.Create(CultureInfo.InvariantCulture, $"  Dice {m.Dice:0.0000} AUC {m.Auc:0.0000} acc {m.Accuracy:0.0000}"));
             }
-            results.Add(Summarise(SupervisedName, rows, sw.Elapsed.TotalSeconds / options.Seeds.Count, "clean masks, BCE, threshold 0.5"));
+            var points = curve.GroupBy(q => q.Step).OrderBy(g => g.Key)
+                .Select(g => new UnsupervisedCurvePoint(g.Key, MeanStd.Of(g.Select(q => q.Dice)), MeanStd.Of([]))).ToList();
+            results.Add(Summarise(SupervisedName, rows, sw.Elapsed.TotalSeconds / options.Seeds.Count, "clean masks, BCE, threshold 0.5") with { Curve = points });
         }
         return new UnsupervisedComparisonResult(results);
     }
@@ -210,6 +286,34 @@ public static class UnsupervisedComparison
             scores.Add(score);
         }
         return StudyScoring.EvaluateBinary(new MLContext(), test.Select(t => t.Mask!).ToList(), masks, scores);
+    }
+
+    /// <summary>Sign of det U of outputs p against labels s pooled over images (positive: aligned; 255 skipped).</summary>
+    private static int DetUSign(IReadOnlyList<float[]> outputs, IReadOnlyList<byte[]> labels)
+    {
+        double sumPs = 0, sumP = 0, countS = 0, n = 0;
+        for (int i = 0; i < outputs.Count; i++)
+            for (int j = 0; j < outputs[i].Length; j++)
+            {
+                byte s = labels[i][j];
+                if (s == MLNet.NoisySeg.Core.MaskConventions.IgnoreIndex) continue;
+                float p = outputs[i][j];
+                n++;
+                sumP += p;
+                if (s != 0) { sumPs += p; countS++; }
+            }
+        return Math.Sign(n * sumPs - sumP * countS);
+    }
+
+    private static void Complement(float[][] maps)
+    {
+        foreach (var m in maps)
+            for (int j = 0; j < m.Length; j++) m[j] = 1f - m[j];
+    }
+
+    private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
     }
 
     private static UnsupervisedMethodResult Summarise(string name, IReadOnlyList<BinarySegmentationMetrics> rows, double seconds, string notes)

@@ -51,7 +51,7 @@ public sealed record LabelNoiseOptions
 }
 
 /// <summary>
-/// Estimator of the label-corruption transform: every way the study corrupts labels (method.md §2-3), applied
+/// Estimator of the label-corruption transform: every way the study corrupts labels, applied
 /// to a mask column into a new column. Deterministic: the output depends only on (seed, image identity, epoch).
 /// </summary>
 public sealed class LabelNoiseEstimator : NoisySegEstimator<LabelNoiseTransformer>

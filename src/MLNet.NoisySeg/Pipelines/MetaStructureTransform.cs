@@ -45,7 +45,7 @@ public sealed record MetaStructureOptions
 
 /// <summary>
 /// Estimator of the meta-structure transform: per-class spatial density maps of a mask column
-/// (method.md §4). Stateless given its options; Fit records the mask shape and checks the class count against the masks.
+/// (Luo et al., AAAI 2022). Stateless given its options; Fit records the mask shape and checks the class count against the masks.
 /// </summary>
 public sealed class MetaStructureEstimator : NoisySegEstimator<MetaStructureTransformer>
 {

@@ -1,6 +1,7 @@
 using MLNet.NoisySeg.Data;
 using MLNet.NoisySeg.Evaluation;
 using MLNet.NoisySeg.Pipelines;
+using MLNet.NoisySeg.Unsupervised;
 
 namespace Microsoft.ML;
 
@@ -90,18 +91,23 @@ public sealed class SegmentationCatalog
         public UNetSegmentationTrainer UNet(UNetSegmentationTrainerOptions options) => new(_mlContext, options);
 
         /// <summary>
-        /// iGTT + EMS (method.md §6) on an image column only: a U-Net (depth 4, base width 16) trained for
-        /// <paramref name="rounds"/> rounds on its own DMI-selected, meta-structure-extracted pseudo-labels. The input
-        /// channel count is taken from the image column at Fit.
+        /// iGTT + EMS (Luo et al., AAAI 2022) on an image column only: a U-Net (<paramref name="depth"/>,
+        /// <paramref name="baseWidth"/>) trained for <paramref name="rounds"/> rounds on its own DMI-selected,
+        /// meta-structure-extracted pseudo-labels. The input channel count is taken from the image column at Fit.
+        /// Probability is the foreground probability of the structure found; see
+        /// <see cref="UnsupervisedSegmentationTrainer.LastOrientation"/> for the side it chose and why.
         /// </summary>
         /// <param name="imageColumnName">Image column <c>[C, H, W]</c>.</param>
         /// <param name="rounds">iGTT rounds.</param>
         /// <param name="epochsPerRound">Training epochs per round.</param>
         /// <param name="useMetaStructureExtraction">Apply EMS to the pseudo-labels (the paper's best variant).</param>
         /// <param name="seed">Seed of initialisation, batch order, augmentation and EMS.</param>
+        /// <param name="depth">U-Net depth (2x down-samplings), 1-8.</param>
+        /// <param name="baseWidth">U-Net channels at full resolution (doubled per level).</param>
+        /// <param name="polarity">Which side of the intensity the structure is on, when known (Auto: the minority class).</param>
         public UnsupervisedSegmentationTrainer Unsupervised(string imageColumnName = SegmentationColumnNames.Image, int rounds = 5, int epochsPerRound = 5,
-            bool useMetaStructureExtraction = true, int seed = 0)
-            => new(_mlContext, UnsupervisedSegmentationTrainerOptions.Simple(imageColumnName, rounds, epochsPerRound, useMetaStructureExtraction, seed), inferInputChannels: true);
+            bool useMetaStructureExtraction = true, int seed = 0, int depth = 4, int baseWidth = 16, ForegroundPolarity polarity = ForegroundPolarity.Auto)
+            => new(_mlContext, UnsupervisedSegmentationTrainerOptions.Simple(imageColumnName, rounds, epochsPerRound, useMetaStructureExtraction, seed, depth, baseWidth, polarity), inferInputChannels: true);
 
         /// <summary>iGTT with full options.</summary>
         /// <param name="options">The options.</param>

@@ -9,7 +9,7 @@ using MLNet.NoisySeg.Training;
 
 namespace MLNet.NoisySeg.Pipelines;
 
-/// <summary>How a trained network's probabilities become a mask (method.md §5).</summary>
+/// <summary>How a trained network's probabilities become a mask.</summary>
 public enum SegmentationDecoding
 {
     /// <summary>Threshold 0.5 (binary) or argmax (multi-class): right for clean labels, wrong for sparse or flipped ones.</summary>

@@ -42,8 +42,9 @@ public sealed record UnsupervisedSegmentationTrainerOptions
         Igtt.Validate();
     }
 
-    /// <summary>The options of the catalog's simple overload: a U-Net (depth 4, base width 16) trained with DMI + soft-IoU.</summary>
-    internal static UnsupervisedSegmentationTrainerOptions Simple(string imageColumnName, int rounds, int epochsPerRound, bool useMetaStructureExtraction, int seed) => new()
+    /// <summary>The options of the catalog's simple overload: a U-Net of the given depth and base width trained with DMI + soft-IoU.</summary>
+    internal static UnsupervisedSegmentationTrainerOptions Simple(string imageColumnName, int rounds, int epochsPerRound, bool useMetaStructureExtraction, int seed,
+        int depth = 4, int baseWidth = 16, ForegroundPolarity polarity = ForegroundPolarity.Auto) => new()
     {
         ImageColumnName = imageColumnName,
         Igtt = new IgttOptions
@@ -51,18 +52,23 @@ public sealed record UnsupervisedSegmentationTrainerOptions
             Rounds = rounds,
             EpochsPerRound = epochsPerRound,
             UseMetaStructureExtraction = useMetaStructureExtraction,
+            Depth = depth,
+            BaseWidth = baseWidth,
+            Polarity = polarity,
             Trainer = new SegmentationTrainerOptions { Network = new UNetOptions(), Loss = LossKind.DmiSoftIoU, Seed = seed },
         },
     };
 }
 
 /// <summary>
-/// ML.NET trainer for unsupervised binary segmentation with iGTT + EMS (method.md §6): needs an image column only.
-/// Fit runs <see cref="IterativeGroundTruthTrainer"/> and decodes label-free (Otsu between the network's two output
-/// levels on the training images, inverted when the network's output is anti-aligned with its pseudo-labels: the
-/// Probability column is then the raw output and the structure is where it is low). The result is a
-/// <see cref="SegmentationTransformer"/>, the supervised trainer's transformer: same columns, same saved state, saved and
-/// loaded by plain <c>mlContext.Model.Save/Load</c>.
+/// ML.NET trainer for unsupervised binary segmentation with iGTT + EMS (Luo et al., AAAI 2022): needs an image column only.
+/// Fit runs <see cref="IterativeGroundTruthTrainer"/>. The Probability column is always the foreground probability
+/// of the structure iGTT found (the trainer keeps the network aligned with its pseudo-labels and, when
+/// <see cref="IgttOptions.Polarity"/> is Bright or Dark, with the stated polarity; see <see cref="IgttOrientation"/>);
+/// PredictedMask is the probability above <see cref="IgttResult.Decoding"/>'s threshold. The orientation the run
+/// chose, and why, is in <see cref="LastOrientation"/> and in the fitted model's decoding report (saved with it). The
+/// result is a <see cref="SegmentationTransformer"/>, the supervised trainer's transformer: same columns, same saved
+/// state, saved and loaded by plain <c>mlContext.Model.Save/Load</c>.
 /// </summary>
 public sealed class UnsupervisedSegmentationTrainer : NoisySegEstimator<SegmentationTransformer>
 {
@@ -82,6 +88,9 @@ public sealed class UnsupervisedSegmentationTrainer : NoisySegEstimator<Segmenta
 
     /// <summary>The per-round selection summaries of the last Fit.</summary>
     public IReadOnlyList<IgttRoundSummary> LastRounds { get; private set; } = [];
+
+    /// <summary>The orientation the last Fit chose and why (null before Fit).</summary>
+    public IgttOrientation? LastOrientation { get; private set; }
 
     private SegmentationColumns Columns => new(_options.ImageColumnName, _options.ProbabilityColumnName, _options.PredictedLabelColumnName);
 
@@ -104,9 +113,13 @@ public sealed class UnsupervisedSegmentationTrainer : NoisySegEstimator<Segmenta
         try
         {
             LastRounds = result.Rounds;
+            LastOrientation = result.Orientation;
             var est = result.Levels;
             string report = string.Create(CultureInfo.InvariantCulture,
-                $"iGTT{(o.Igtt.UseMetaStructureExtraction ? " + EMS" : "")}, {o.Igtt.Rounds} rounds; label-free: levels {est.LowLevel:0.####}/{est.HighLevel:0.####}, threshold {est.Threshold:0.####}, separation {est.MixtureSeparation:0.##}, output inverted vs pseudo-labels {result.OutputInverted}");
+                $"iGTT{(o.Igtt.UseMetaStructureExtraction ? " + EMS" : "")}, {o.Igtt.Rounds} rounds, network depth {o.Igtt.Network.Depth} / base {o.Igtt.Network.BaseWidth}; ")
+                + string.Create(CultureInfo.InvariantCulture,
+                $"decoded at the last candidates' foreground share {result.ForegroundShare:0.####}: threshold {result.Decoding.Threshold:0.####} (two-level split {est.Threshold:0.####}); ")
+                + "orientation: " + result.Orientation;
             return SegmentationTransformer.FitPlan(Columns, new SegmentationState([], result.Decoding.ToString(), 2, c, h, w, report), result.Model);
         }
         catch

@@ -16,10 +16,22 @@ public sealed record DmiSelection(int Index, double Threshold, double Loss, doub
 /// <see cref="Losses.SegmentationLosses.Dmi"/>, evaluated in double precision on the CPU).
 /// </summary>
 /// <remarks>
+/// <para>
 /// Levels are the K interior points t_k = min + (max - min)(k + 1)/(K + 1), k = 0..K-1 [ours: the endpoints would give
 /// the all-foreground and the (near) empty mask, whose det U is 0]. For a hard candidate S = [p &gt; t] the joint matrix
 /// needs only the count and the probability mass above t, so all K candidates are scored in one pass over the pixels
 /// (O(n + K)). Ties keep the lowest level. A constant map has no candidates: the result is the empty mask (Index -1).
+/// </para>
+/// <para>
+/// Where the optimum lies: for S = [p &gt; t], n² det U = n Σ_S p - Σp |S|, so det U = Cov(p, s) =
+/// (1/n) Σ_{p_i &gt; t} (p_i - p̄). Lowering t past a pixel adds p_i - p̄, which is positive exactly when p_i &gt; p̄: the
+/// loss is unimodal in t with its minimum at t = p̄, the mean of the map, so the unconstrained choice is one of the two
+/// levels around p̄. When the structure is a small minority of a
+/// noisy map, p̄ lies just above the background level, so the best candidate also claims every background pixel
+/// that the noise lifts above p̄ (a balanced-accuracy split rather than a maximum-Dice one). iGTT therefore bounds the
+/// candidates' foreground share (the maxForegroundShare argument of <see cref="Select"/>; see
+/// <see cref="IgttOptions.AreaGuard"/>).
+/// </para>
 /// </remarks>
 public static class DmiThresholdSelection
 {
@@ -80,10 +92,17 @@ public static class DmiThresholdSelection
     /// <param name="candidateCount">K ≥ 1 (the paper: 30).</param>
     /// <param name="eps">Added to |det U| before the log.</param>
     /// <param name="losses">Optional output of the K candidate losses (length ≥ K); NaN-free.</param>
+    /// <param name="maxForegroundShare">
+    /// Area bound: only candidates whose foreground share (foreground pixels / all pixels) is at most this value are
+    /// eligible; 1 (default) keeps all K. When no candidate is eligible the result is the empty mask with Index -1 and
+    /// the loss -log(eps).
+    /// </param>
     public static DmiSelection Select(ReadOnlySpan<float> p, Span<byte> mask, int candidateCount = DefaultCandidateCount,
-        double eps = DefaultEpsilon, Span<double> losses = default)
+        double eps = DefaultEpsilon, Span<double> losses = default, double maxForegroundShare = 1.0)
     {
         Guard.AtLeast(candidateCount, 1, nameof(candidateCount));
+        if (!(maxForegroundShare >= 0 && maxForegroundShare <= 1))
+            throw new ArgumentOutOfRangeException(nameof(maxForegroundShare), maxForegroundShare, "maxForegroundShare must be in [0, 1].");
         if (p.Length != mask.Length) throw new ArgumentException($"mask has {mask.Length} pixels; p has {p.Length}.", nameof(mask));
         if (p.Length == 0) throw new ArgumentException("p must not be empty.", nameof(p));
         if (!losses.IsEmpty && losses.Length < candidateCount) throw new ArgumentException($"losses must hold at least {candidateCount} values.", nameof(losses));
@@ -122,20 +141,28 @@ public static class DmiThresholdSelection
         }
 
         double n = p.Length, cs = 0, ms = 0, bestLoss = double.PositiveInfinity;
-        int best = 0;
+        int best = -1;
         var candidateLoss = new double[k];
+        var candidatePixels = new double[k];
         for (int c = k - 1; c >= 0; c--)
         {
             cs += count[c + 1];
             ms += mass[c + 1];
             candidateLoss[c] = FromSums(ms, cs, sumP, n, eps);
+            candidatePixels[c] = cs;
         }
         double bestCount = 0;
         for (int c = 0; c < k; c++)
         {
+            if (candidatePixels[c] > maxForegroundShare * n) continue;
             if (candidateLoss[c] < bestLoss) { bestLoss = candidateLoss[c]; best = c; }
         }
         if (!losses.IsEmpty) candidateLoss.CopyTo(losses);
+        if (best < 0)
+        {
+            mask.Clear();
+            return new DmiSelection(-1, max, -Math.Log(eps), 0);
+        }
         double t = levels[best];
         for (int i = 0; i < p.Length; i++)
         {

@@ -14,6 +14,14 @@ public sealed record MetaStructureExtractionOptions
     /// <summary>Fraction p of the shifted skeleton pixels kept, exactly ceil(p · N) chosen at random (the paper: 0.1).</summary>
     public double KeepFraction { get; init; } = 0.1;
 
+    /// <summary>
+    /// Invert a mask whose foreground covers more than half of its (non-ignored) pixels before skeletonizing (the
+    /// paper's rule; default true). iGTT turns it off: it fixes one orientation for all images and bounds the
+    /// candidates' share instead (<see cref="IgttOptions.MaxForegroundShare"/>), so that no image is flipped against
+    /// the others.
+    /// </summary>
+    public bool InvertMajority { get; init; } = true;
+
     /// <summary>Throws naming the first invalid option.</summary>
     public void Validate()
     {
@@ -25,7 +33,7 @@ public sealed record MetaStructureExtractionOptions
 }
 
 /// <summary>What EMS did to one mask.</summary>
-/// <param name="Inverted">The mask had more foreground than background and was inverted first.</param>
+/// <param name="Inverted">The mask had more foreground than background and was inverted first (only with <see cref="MetaStructureExtractionOptions.InvertMajority"/>).</param>
 /// <param name="SkeletonPixels">Pixels of the skeleton.</param>
 /// <param name="ShiftedPixels">Pixels after the shift (coinciding pixels merge).</param>
 /// <param name="KeptPixels">Pixels of the output.</param>
@@ -33,7 +41,7 @@ public sealed record MetaStructureExtractionResult(bool Inverted, int SkeletonPi
 
 /// <summary>
 /// EMS: turns a candidate mask into sparse pseudo-labels that keep its meta-structure (step 3 of iGTT, Luo et al., AAAI 2022):
-/// invert it if its foreground covers more than half the image, skeletonize (<see cref="BinaryMorphology.Skeletonize"/>),
+/// invert it if its foreground covers more than half the image (<see cref="MetaStructureExtractionOptions.InvertMajority"/>), skeletonize (<see cref="BinaryMorphology.Skeletonize"/>),
 /// shift each pixel within r (<see cref="BinaryMorphology.Shift"/>) and keep a random fraction p
 /// (<see cref="LabelNoiseSpec.Sampling"/>). All randomness comes from one stream, e.g.
 /// <c>SeededRandom.For(seed, imageId, round)</c>, so the output depends only on (seed, image, round).
@@ -63,7 +71,7 @@ public static class MetaStructureExtraction
             valid++;
             if (v != 0) fg++;
         }
-        bool invert = 2 * fg > valid;
+        bool invert = options.InvertMajority && 2 * fg > valid;
         byte[] a = ArrayPool<byte>.Shared.Rent(n), b = ArrayPool<byte>.Shared.Rent(n);
         try
         {

@@ -71,6 +71,10 @@ public sealed class AppSettings
     public int Seed { get; set; }
     /// <summary>train: labelfree | fixed.</summary>
     public string Decoding { get; set; } = "labelfree";
+    /// <summary>unsupervised: iGTT rounds.</summary>
+    public int? Rounds { get; set; }
+    /// <summary>unsupervised: auto | bright | dark.</summary>
+    public string? Polarity { get; set; }
     /// <summary>predict: images folder.</summary>
     public string? Images { get; set; }
 

@@ -66,6 +66,9 @@ public sealed class StudyAppTests
     [DataRow("unknown option '--images' for 'train'", "train", "--images", "x")]
     [DataRow("unknown option '--bogus'", "--bogus")]
     [DataRow("unexpected argument 'stray' for 'evaluate'", "evaluate", "stray")]
+    [DataRow("--polarity must be auto, bright or dark; got 'sideways'", "unsupervised", "--polarity", "sideways")]
+    [DataRow("--rounds must be at least 1", "unsupervised", "--rounds", "0")]
+    [DataRow("/nonexistent", "unsupervised", "--data", "/nonexistent")]
     [DataRow("unknown verb 'fly'", "fly")]
     [DataRow("unknown verb 'fly'", "help", "fly")]
     [DataRow("--model is required", "train", "--data", "/nonexistent")]
@@ -116,6 +119,38 @@ public sealed class StudyAppTests
         var (versionCode, version) = RunApp("--version");
         Assert.AreEqual(0, versionCode, version);
         StringAssert.Matches(version.Trim(), new Regex(@"^\d+\.\d+\.\d+"));
+    }
+
+    /// <summary>
+    /// unsupervised --data on a user's split folder: with masks to score on it writes the comparison (iGTT with and
+    /// without EMS, the thresholds, the supervised U-Net, budget curves); on images without masks it runs iGTT only and
+    /// reports the orientation it chose.
+    /// </summary>
+    [TestMethod]
+    public void Unsupervised_OnAUsersFolder_ComparesWithMasks_AndRunsIgttAloneWithout()
+    {
+        using var temp = TestPaths.NewTemp();
+        string out1 = Path.Combine(temp.Path, "scored");
+        var (code, output) = RunApp([.. $"unsupervised --data {Data.Value}/train --test {Data.Value}/test --mask-encoding binary --foreground 255 --seeds 0 --rounds 2 --steps 2 --depth 2 --base-width 4 --out {out1}".Split(' ')]);
+        Assert.AreEqual(0, code, output);
+        string md = File.ReadAllText(Path.Combine(out1, "unsupervised.md"));
+        foreach (var row in new[] { "| iGTT + EMS |", "| iGTT (no EMS) |", "| Otsu |", "| Adaptive threshold |", "| Supervised U-Net |", "Budget curve", "| 2 |", "| 4 |" })
+            StringAssert.Contains(md, row);
+        StringAssert.Contains(md, "thresholds' polarity Bright (from the scoring masks: the foreground is brighter)");
+        StringAssert.Contains(md, "observed polarity seed 0: Bright");
+
+        // Images only: copy the training images into a split without masks/.
+        string unlabelled = Path.Combine(temp.Path, "unlabelled");
+        Directory.CreateDirectory(Path.Combine(unlabelled, "images"));
+        foreach (var f in Directory.GetFiles(Path.Combine(Data.Value, "train", "images")))
+            File.Copy(f, Path.Combine(unlabelled, "images", Path.GetFileName(f)));
+        string out2 = Path.Combine(temp.Path, "unscored");
+        (code, output) = RunApp([.. $"unsupervised --data {unlabelled} --seeds 0 --rounds 2 --steps 2 --depth 2 --base-width 4 --polarity bright --out {out2}".Split(' ')]);
+        Assert.AreEqual(0, code, output);
+        md = File.ReadAllText(Path.Combine(out2, "unsupervised.md"));
+        StringAssert.Contains(md, "no masks to score on: iGTT + EMS only");
+        StringAssert.Contains(md, "| 0 |");
+        StringAssert.Contains(md, "| Bright |");
     }
 
     [TestMethod]

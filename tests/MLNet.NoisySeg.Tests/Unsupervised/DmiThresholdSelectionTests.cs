@@ -110,4 +110,45 @@ public class DmiThresholdSelectionTests
         CollectionAssert.AreEqual(new byte[3], mask);
         Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => DmiThresholdSelection.Select([0f, 1f], new byte[2], 0));
     }
+
+    /// <summary>det U of [p &gt; t] is Cov(p, s), largest at t = mean(p): the DMI choice is one of the two levels around the mean.</summary>
+    [TestMethod]
+    public void Select_UnconstrainedChoiceIsALevelAroundTheMean()
+    {
+        var rng = new Random(3);
+        for (int trial = 0; trial < 20; trial++)
+        {
+            // Skewed maps: a 10% bright minority on a noisy background, as in a sparse structure.
+            var p = Enumerable.Range(0, 2000).Select(i => (float)((i % 10 == 0 ? 0.7 : 0.1) + 0.15 * rng.NextDouble() * (1 + trial % 3))).ToArray();
+            var sel = DmiThresholdSelection.Select(p, new byte[p.Length], 30);
+            var levels = DmiThresholdSelection.Levels(p.Min(), p.Max(), 30);
+            double mean = p.Average(v => (double)v);
+            int below = levels.Count(l => l < mean) - 1;
+            Assert.IsTrue(sel.Index == below || sel.Index == below + 1, $"trial {trial}: index {sel.Index}, mean between levels {below} and {below + 1}");
+        }
+    }
+
+    [TestMethod]
+    public void Select_MaxForegroundShare_KeepsOnlyEligibleCandidates()
+    {
+        // 10% at ~0.8, 90% spread over [0, 0.4]: the unconstrained choice (near the mean) takes much of the background.
+        var rng = new Random(4);
+        var p = Enumerable.Range(0, 1000).Select(i => (float)(i % 10 == 0 ? 0.8 + 0.01 * rng.NextDouble() : 0.4 * rng.NextDouble())).ToArray();
+        var free = DmiThresholdSelection.Select(p, new byte[p.Length], 30);
+        Assert.IsTrue(free.ForegroundFraction > 0.3, $"unconstrained share {free.ForegroundFraction}");
+        var mask = new byte[p.Length];
+        var losses = new double[30];
+        var bounded = DmiThresholdSelection.Select(p, mask, 30, losses: losses, maxForegroundShare: 0.12);
+        Assert.IsTrue(bounded.ForegroundFraction <= 0.12, $"bounded share {bounded.ForegroundFraction}");
+        Assert.AreEqual(mask.Count(v => v == 1) / 1000.0, bounded.ForegroundFraction, 1e-12);
+        // The best of the eligible candidates: every level whose candidate fits has a loss no lower.
+        var levels = DmiThresholdSelection.Levels(p.Min(), p.Max(), 30);
+        for (int k = 0; k < 30; k++)
+            if (p.Count(v => v > levels[k]) <= 120) Assert.IsTrue(losses[k] >= bounded.Loss, $"level {k}");
+        // Nothing eligible: empty mask, Index -1.
+        var none = DmiThresholdSelection.Select(p, mask, 30, maxForegroundShare: 0.0);
+        Assert.AreEqual(-1, none.Index);
+        Assert.IsTrue(mask.All(v => v == 0));
+        Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => DmiThresholdSelection.Select(p, mask, 30, maxForegroundShare: 1.5));
+    }
 }

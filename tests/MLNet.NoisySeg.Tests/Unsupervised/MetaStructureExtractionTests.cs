@@ -123,4 +123,20 @@ public class MetaStructureExtractionTests
         Assert.AreEqual(0.1, d.KeepFraction);
         Assert.IsTrue(d.UseMetaStructureExtraction);
     }
+
+    [TestMethod]
+    public void InvertMajority_False_KeepsAMajorityMaskAsIs()
+    {
+        var mask = Blobs().Select(v => (byte)(1 - v)).ToArray(); // background is now the (majority) foreground
+        var output = new byte[mask.Length];
+        var rng = SeededRandom.For(3, "img", 0);
+        var r = MetaStructureExtraction.Extract(mask, output, W, H, new MetaStructureExtractionOptions { InvertMajority = false }, ref rng);
+        Assert.IsFalse(r.Inverted);
+        var skeleton = Skeleton(mask);
+        Assert.AreEqual(skeleton.Count(v => v == 1), r.SkeletonPixels);
+        rng = SeededRandom.For(3, "img", 0);
+        var inverted = MetaStructureExtraction.Extract(mask, output, W, H, new MetaStructureExtractionOptions(), ref rng);
+        Assert.IsTrue(inverted.Inverted);
+        Assert.AreNotEqual(r.SkeletonPixels, inverted.SkeletonPixels);
+    }
 }

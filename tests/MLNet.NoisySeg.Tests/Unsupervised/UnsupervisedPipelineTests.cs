@@ -77,7 +77,11 @@ public class UnsupervisedPipelineTests
         var model = (SegmentationTransformer)EstimatorContract.Check(trainer, data, invalid, "Probability", "PredictedMask");
         Assert.AreEqual(2, trainer.LastRounds.Count);
         Assert.AreEqual(2, model.ClassCount);
-        StringAssert.StartsWith(model.DecodingReport, "iGTT + EMS, 2 rounds");
+        StringAssert.StartsWith(model.DecodingReport, "iGTT + EMS, 2 rounds, network depth 2 / base 4");
+        // The model records the orientation it chose and why; Probability is the foreground probability (bright blobs).
+        Assert.IsNotNull(trainer.LastOrientation);
+        StringAssert.Contains(model.DecodingReport, "orientation: polarity Auto -> observed Bright");
+        StringAssert.Contains(model.DecodingReport, trainer.LastOrientation.Reason);
         Assert.AreEqual(DecodingRuleKindThreshold, model.Decoding.Kind.ToString());
         var type = (VectorDataViewType)model.GetOutputSchema(data.Schema)["Probability"].Type;
         CollectionAssert.AreEqual(new[] { 1, 64, 64 }, type.Dimensions.ToArray());
@@ -91,6 +95,21 @@ public class UnsupervisedPipelineTests
 
         var e = Assert.Throws<ArgumentException>(() => ml.Segmentation().Trainers.Unsupervised(new UnsupervisedSegmentationTrainerOptions { Igtt = new IgttOptions { Rounds = 0 } }));
         Assert.AreEqual("Rounds", e.ParamName);
+    }
+
+    /// <summary>The simple overload exposes the network and the polarity; a stated Dark polarity on bright blobs is obeyed and recorded.</summary>
+    [TestMethod]
+    public void SimpleOverload_SetsNetworkAndPolarity_AndTheModelSaysSo()
+    {
+        var ml = new MLContext(seed: 0);
+        var trainer = ml.Segmentation().Trainers.Unsupervised(rounds: 2, epochsPerRound: 1, depth: 2, baseWidth: 4, polarity: ForegroundPolarity.Dark);
+        Assert.AreEqual(2, trainer.Options.Igtt.Network.Depth);
+        Assert.AreEqual(4, trainer.Options.Igtt.Network.BaseWidth);
+        Assert.AreEqual(ForegroundPolarity.Dark, trainer.Options.Igtt.Polarity);
+        var model = trainer.Fit(ImagesOnly(ml, 4));
+        Assert.AreEqual(ThresholdPolarity.Dark, trainer.LastOrientation!.ObservedPolarity, trainer.LastOrientation.ToString());
+        StringAssert.Contains(model.DecodingReport, "polarity Dark -> observed Dark");
+        Assert.AreEqual("depth", Assert.ThrowsExactly<ArgumentOutOfRangeException>(() => ml.Segmentation().Trainers.Unsupervised(depth: 0)).ParamName?.ToLowerInvariant());
     }
 
     private const string DecodingRuleKindThreshold = "Threshold";

@@ -175,6 +175,14 @@ public static class CliOptions
     public static readonly CliOption Seed = new("--seed", nameof(AppSettings.Seed), "Seed of the noise, the initial weights and the batches")
     { ValueName = "N", Default = "0", Check = Int("--seed", int.MinValue, int.MaxValue) };
 
+    /// <summary>--rounds (unsupervised: iGTT rounds).</summary>
+    public static readonly CliOption Rounds = new("--rounds", nameof(AppSettings.Rounds), "iGTT rounds (each: select pseudo-labels, then train --steps steps)")
+    { ValueName = "N", Default = "4", Check = Int("--rounds", 1, 10_000) };
+
+    /// <summary>--polarity auto|bright|dark (unsupervised).</summary>
+    public static readonly CliOption Polarity = new("--polarity", nameof(AppSettings.Polarity), "Which side of the intensity the structure is on: bright, dark, or auto (iGTT takes the minority side; the thresholds then use the side the test masks show)")
+    { ValueName = "auto|bright|dark", Default = "auto", Check = text => text.Trim().ToLowerInvariant() is "auto" or "bright" or "dark" ? null : $"--polarity must be auto, bright or dark; got '{text}'." };
+
     /// <summary>--decoding labelfree|fixed.</summary>
     public static readonly CliOption Decoding = new("--decoding", nameof(AppSettings.Decoding), "How the trained model turns probabilities into masks: labelfree (levels estimated from its own outputs) or fixed (0.5 / argmax)")
     { ValueName = "labelfree|fixed", Default = "labelfree", Check = OneOf("--decoding", "labelfree", "label-free", "fixed") };

@@ -73,13 +73,19 @@ public sealed class AppSettings
     public string Decoding { get; set; } = "labelfree";
     /// <summary>predict: images folder.</summary>
     public string? Images { get; set; }
+    /// <summary>issues: k of the k-fold cross-fitting (default 5).</summary>
+    public int? Folds { get; set; }
+    /// <summary>issues: overlays for the N most suspicious images (default 10).</summary>
+    public int? Top { get; set; }
+    /// <summary>issues: meta-structure (default) | softmin | confident.</summary>
+    public string? RankBy { get; set; }
 
     /// <summary>Dashed command-line switches and their setting names.</summary>
     public static readonly Dictionary<string, string> SwitchMappings = new(StringComparer.OrdinalIgnoreCase)
     {
         ["--mask-encoding"] = nameof(MaskEncoding), ["--batch-size"] = nameof(BatchSize), ["--base-width"] = nameof(BaseWidth),
         ["--learning-rate"] = nameof(LearningRate), ["--budget-every"] = nameof(BudgetEvery), ["--output"] = nameof(Out),
-        ["-o"] = nameof(Out), ["--dataset-name"] = nameof(Name),
+        ["-o"] = nameof(Out), ["--dataset-name"] = nameof(Name), ["--rank-by"] = nameof(RankBy),
     };
 
     /// <summary>Every accepted command-line option (lower case, with dashes).</summary>

@@ -16,7 +16,7 @@ using Microsoft.Extensions.Logging;
 using MLNet.NoisySeg.Torch;
 using NoisySeg.Study;
 
-string[] verbs = ["run", "merge", "train", "evaluate", "predict", "unsupervised"];
+string[] verbs = ["run", "merge", "train", "evaluate", "predict", "unsupervised", "issues"];
 string verb = args.Length > 0 && !args[0].StartsWith('-') ? args[0].ToLowerInvariant() : "run";
 string[] rest = args.Length > 0 && !args[0].StartsWith('-') ? args[1..] : args;
 if (!verbs.Contains(verb))
@@ -71,6 +71,7 @@ try
         "evaluate" => v.Evaluate(settings),
         "predict" => v.Predict(settings),
         "unsupervised" => v.Unsupervised(settings, cts.Token),
+        "issues" => IssuesVerb.Run(IssuesOptions.FromSettings(settings), log, cts.Token),
         _ => v.Run(settings, cts.Token),
     });
 }

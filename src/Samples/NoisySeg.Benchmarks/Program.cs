@@ -1,9 +1,10 @@
 // NoisySeg.Benchmarks: timings with ratios against the Python references, measured in the same run.
-//   dotnet run -c Release -- [kernels|load|train] [options]
+//   dotnet run -c Release -- [kernels|load|train|quality] [options]
 //   kernels (default): label-noise, morphology and density kernels against NumPy/SciPy/scikit-image
 //                      (see KernelBenchmark: --sizes 512,2048 --repeats 7 --reference <dir> --no-reference)
 //   load:              data layer (LoadBenchmark)
 //   train:             TorchSharp trainer (TrainingBenchmark)
+//   quality:           finding planted label errors on ISBI and CamVid (QualityBenchmark; docs/label-quality.md)
 using NoisySeg.Benchmarks;
 
 string verb = args.Length > 0 && !args[0].StartsWith("--", StringComparison.Ordinal) ? args[0] : "kernels";
@@ -13,11 +14,12 @@ return verb switch
     "kernels" => KernelBenchmark.Run(rest),
     "load" => LoadBenchmark.Run(),
     "train" => TrainingBenchmark.Run(rest),
+    "quality" => QualityBenchmark.Run(rest),
     _ => Usage(verb),
 };
 
 static int Usage(string verb)
 {
-    Console.Error.WriteLine($"Unknown benchmark '{verb}'. Usage: NoisySeg.Benchmarks [kernels|load|train] [options]");
+    Console.Error.WriteLine($"Unknown benchmark '{verb}'. Usage: NoisySeg.Benchmarks [kernels|load|train|quality] [options]");
     return 2;
 }

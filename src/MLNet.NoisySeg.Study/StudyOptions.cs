@@ -239,7 +239,7 @@ public sealed record StudyOptions
     [ResultSetting]
     public int SplitSeed { get; init; }
 
-    /// <summary>Budget curves: steps between label-free evaluations of CL and RCL conditions; 0 = no curves.</summary>
+    /// <summary>Budget curves: steps between evaluations (label-free, paper protocol, fixed) of CL and RCL conditions; 0 = no curves.</summary>
     [ResultSetting]
     public int BudgetEvery { get; init; } = 40;
 
@@ -254,7 +254,8 @@ public sealed record StudyOptions
     [ResultSetting]
     public double RankTolerance { get; init; } = 0.02;
 
-    /// <summary>Pass the simulated noise matrix (when defined and invertible) to label-free decoding as the known noise. Default true.</summary>
+    /// <summary>Pass the simulated noise matrix (when defined, whatever its determinant) to label-free decoding as the known noise;
+    /// <c>NoiseAwareDecoding</c> reports a rank-deficient one as not recoverable. Default true.</summary>
     [ResultSetting]
     public bool UseKnownNoise { get; init; } = true;
 

@@ -1,16 +1,25 @@
 using MLNet.NoisySeg.Core;
 using MLNet.NoisySeg.Data;
 using MLNet.NoisySeg.MetaStructure;
+using SkiaSharp;
 
 namespace MLNet.NoisySeg.Study;
 
 /// <summary>
-/// Image panels of the study report: image | clean mask | corrupted mask | density of the corrupted mask | prediction,
-/// side by side with a white gap, as one RGB PNG (composed from the arrays; no plotting involved).
+/// Image panels of the study report, one RGB PNG per condition: the columns image | clean mask | corrupted mask |
+/// density map of the corrupted mask | prediction, each titled, with the density map's colour scale under it. Binary:
+/// the foreground density on a dark-blue-to-yellow scale from 0 to the map's own maximum (a sparse corruption keeps a
+/// visible map; the bar says what yellow means). Multi-class: the class colours mixed by their densities.
 /// </summary>
 public static class StudyPanels
 {
-    private const int Gap = 4;
+    private const int Gap = 6;
+    private const int TitleHeight = 20;
+    private const int ScaleHeight = 30;
+    private static readonly int[] DensityStops = [0x440154, 0x3B528B, 0x21918C, 0x5EC962, 0xFDE725];
+
+    /// <summary>The column titles, left to right.</summary>
+    public static IReadOnlyList<string> Titles { get; } = ["image", "clean mask", "corrupted mask", "density map", "prediction"];
 
     /// <summary>Colour of a class index (binary: black background, white foreground; ignore: dark red).</summary>
     /// <param name="classIndex">Class index or 255.</param>
@@ -30,6 +39,18 @@ public static class StudyPanels
         return (r, g, b);
     }
 
+    /// <summary>The density colour scale at t in [0, 1] (viridis-like: dark blue, teal, green, yellow).</summary>
+    /// <param name="t">Position on the scale.</param>
+    public static (byte R, byte G, byte B) DensityColor(double t)
+    {
+        t = double.IsFinite(t) ? Math.Clamp(t, 0, 1) : 0;
+        double x = t * (DensityStops.Length - 1);
+        int i = Math.Min((int)x, DensityStops.Length - 2);
+        double f = x - i;
+        byte Mix(int shift) => (byte)Math.Round(((DensityStops[i] >> shift) & 0xFF) * (1 - f) + ((DensityStops[i + 1] >> shift) & 0xFF) * f);
+        return (Mix(16), Mix(8), Mix(0));
+    }
+
     /// <summary>Writes a panel PNG for one image.</summary>
     /// <param name="path">Destination PNG (written atomically).</param>
     /// <param name="item">The image (planar [C, H, W], C = 1 or 3).</param>
@@ -42,49 +63,102 @@ public static class StudyPanels
     {
         ArgumentNullException.ThrowIfNull(item);
         int h = item.Height, w = item.Width, n = h * w;
+        // Tiles of at least 128 pixels wide, so that the titles fit (nearest-neighbour enlargement of small images).
+        int zoom = Math.Max(1, (int)Math.Ceiling(128.0 / w));
+        int tw = w * zoom, th = h * zoom;
+        int total = 5 * tw + 4 * Gap, height = TitleHeight + th + ScaleHeight;
+        var tiles = new byte[5][];
+        tiles[0] = PngWriter.ToRgb(item.Image, item.Channels, h, w); // min-max scaled, by the library's one float-to-8-bit conversion
+        tiles[1] = MaskRgb(clean, classCount);
+        tiles[2] = MaskRgb(corrupted, classCount);
         var density = DensityMap.ComputeBox(corrupted, w, h, classCount, bandwidth);
-        int total = 5 * w + 4 * Gap;
-        var rgb = new byte[3 * total * h];
-        Array.Fill(rgb, (byte)255);
-        // Image, min-max scaled (gray replicated), by the library's one float-to-8-bit conversion.
-        var image = PngWriter.ToRgb(item.Image, item.Channels, h, w);
-        for (int i = 0; i < n; i++)
-            for (int c = 0; c < 3; c++) Set(rgb, total, 0, i, w, c, image[3 * i + c]);
-        PaintMask(rgb, total, 1, clean, w, classCount);
-        PaintMask(rgb, total, 2, corrupted, w, classCount);
+        float max = 0;
+        if (classCount == 2)
+            for (int i = 0; i < n; i++) max = Math.Max(max, density[n + i]);
+        float scaleMax = max > 0 ? max : 1;
+        tiles[3] = new byte[3 * n];
         for (int i = 0; i < n; i++)
         {
-            double r = 0, g = 0, b = 0;
-            for (int m = 0; m < classCount; m++)
+            (byte R, byte G, byte B) c;
+            if (classCount == 2) c = DensityColor(density[n + i] / scaleMax);
+            else
             {
-                var (cr, cg, cb) = ClassColor(m, classCount);
-                float d = density[m * n + i];
-                r += d * cr; g += d * cg; b += d * cb;
+                double r = 0, g = 0, b = 0, sum = 0;
+                for (int m = 0; m < classCount; m++)
+                {
+                    var (cr, cg, cb) = ClassColor(m, classCount);
+                    float d = density[m * n + i];
+                    r += d * cr; g += d * cg; b += d * cb; sum += d;
+                }
+                if (sum > 0) { r /= sum; g /= sum; b /= sum; } // pixels whose window is partly ignored keep full brightness
+                c = ((byte)Math.Clamp(Math.Round(r), 0, 255), (byte)Math.Clamp(Math.Round(g), 0, 255), (byte)Math.Clamp(Math.Round(b), 0, 255));
             }
-            Set(rgb, total, 3, i, w, 0, (byte)Math.Clamp((int)Math.Round(r), 0, 255));
-            Set(rgb, total, 3, i, w, 1, (byte)Math.Clamp((int)Math.Round(g), 0, 255));
-            Set(rgb, total, 3, i, w, 2, (byte)Math.Clamp((int)Math.Round(b), 0, 255));
+            (tiles[3][3 * i], tiles[3][3 * i + 1], tiles[3][3 * i + 2]) = c;
         }
-        PaintMask(rgb, total, 4, prediction, w, classCount);
-        PngWriter.WriteRgb(path, rgb, total, h);
-    }
+        tiles[4] = MaskRgb(prediction, classCount);
 
-    private static void PaintMask(byte[] rgb, int total, int tile, byte[] mask, int w, int classCount)
-    {
-        for (int i = 0; i < mask.Length; i++)
+        using var bitmap = new SKBitmap(new SKImageInfo(total, height, SKColorType.Rgba8888, SKAlphaType.Opaque));
+        using var canvas = new SKCanvas(bitmap);
+        canvas.Clear(SKColors.White);
+        var pixels = new byte[4 * total * height];
+        for (int t = 0; t < 5; t++)
+            for (int y = 0; y < th; y++)
+                for (int x = 0; x < tw; x++)
+                {
+                    int src = 3 * ((y / zoom) * w + x / zoom), dst = 4 * ((TitleHeight + y) * total + t * (tw + Gap) + x);
+                    pixels[dst] = tiles[t][src]; pixels[dst + 1] = tiles[t][src + 1]; pixels[dst + 2] = tiles[t][src + 2]; pixels[dst + 3] = 255;
+                }
+        for (int y = 0; y < height; y++)
+            for (int x = 0; x < total; x++)
+            {
+                int i = 4 * (y * total + x);
+                if (pixels[i + 3] == 0) { pixels[i] = pixels[i + 1] = pixels[i + 2] = pixels[i + 3] = 255; }
+            }
+        System.Runtime.InteropServices.Marshal.Copy(pixels, 0, bitmap.GetPixels(), pixels.Length);
+
+        using var typeface = SKTypeface.FromFamilyName("DejaVu Sans") ?? SKTypeface.Default;
+        using var text = new SKPaint { Color = SKColors.Black, IsAntialias = true, TextSize = 13, Typeface = typeface, TextAlign = SKTextAlign.Center };
+        using var small = new SKPaint { Color = SKColors.Black, IsAntialias = true, TextSize = 11, Typeface = typeface };
+        for (int t = 0; t < 5; t++)
+            canvas.DrawText(Titles[t], t * (tw + Gap) + tw / 2f, TitleHeight - 6, text);
+        float left = 3 * (tw + Gap), top = TitleHeight + th + 4;
+        if (classCount == 2)
         {
-            var (r, g, b) = ClassColor(mask[i], classCount);
-            Set(rgb, total, tile, i, w, 0, r);
-            Set(rgb, total, tile, i, w, 1, g);
-            Set(rgb, total, tile, i, w, 2, b);
+            // The density scale: 0 .. the map's maximum, so a sparse corruption's map is visible and still readable.
+            using var bar = new SKPaint();
+            for (int x = 0; x < tw; x++)
+            {
+                var (r, g, b) = DensityColor(x / (double)Math.Max(1, tw - 1));
+                bar.Color = new SKColor(r, g, b);
+                canvas.DrawRect(left + x, top, 1, 8, bar);
+            }
+            canvas.DrawText("0", left, top + 20, small);
+            string label = FormattableString.Invariant($"{scaleMax:0.###} (max)");
+            small.TextAlign = SKTextAlign.Right;
+            canvas.DrawText(label, left + tw, top + 20, small);
         }
+        else
+        {
+            small.TextAlign = SKTextAlign.Center;
+            canvas.DrawText("class colours by density", left + tw / 2f, top + 12, small);
+        }
+        canvas.Flush();
+
+        var rgb = new byte[3 * total * height];
+        System.Runtime.InteropServices.Marshal.Copy(bitmap.GetPixels(), pixels, 0, pixels.Length);
+        for (int i = 0; i < total * height; i++)
+        {
+            rgb[3 * i] = pixels[4 * i]; rgb[3 * i + 1] = pixels[4 * i + 1]; rgb[3 * i + 2] = pixels[4 * i + 2];
+        }
+        PngWriter.WriteRgb(path, rgb, total, height);
     }
 
-    private static void Set(byte[] rgb, int total, int tile, int pixel, int w, int channel, byte value)
+    private static byte[] MaskRgb(byte[] mask, int classCount)
     {
-        int y = pixel / w, x = pixel % w;
-        int X = tile * (w + Gap) + x;
-        rgb[3 * (y * total + X) + channel] = value;
+        var rgb = new byte[3 * mask.Length];
+        for (int i = 0; i < mask.Length; i++)
+            (rgb[3 * i], rgb[3 * i + 1], rgb[3 * i + 2]) = ClassColor(mask[i], classCount);
+        return rgb;
     }
 
     private static (byte, byte, byte) Hsv(double h, double s, double v)

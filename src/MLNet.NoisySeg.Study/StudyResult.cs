@@ -22,10 +22,18 @@ public sealed record StudyScores
     public IReadOnlyList<double> PerClassIoU { get; init; } = [];
 }
 
-/// <summary>Label-free score of a model after a number of training steps (budget curve).</summary>
+/// <summary>Test scores of a model after a number of training steps (budget curve), decoded as at the end of training.</summary>
 /// <param name="Step">Completed training steps.</param>
-/// <param name="Score">Label-free Dice (binary) or mean IoU (multi-class) on the test split.</param>
-public sealed record StudyBudgetPoint(int Step, double Score);
+/// <param name="Score">Label-free Dice (binary) or mean IoU (multi-class) on the test split; NaN when no label-free rule existed yet.</param>
+public sealed record StudyBudgetPoint(int Step, double Score)
+{
+    /// <summary>The paper protocol's score at this step (its rule chosen on the clean validation split at this step); NaN in
+    /// results recorded before it was measured.</summary>
+    public double Paper { get; init; } = double.NaN;
+
+    /// <summary>The fixed decoding's score at this step (threshold 0.5 / argmax); NaN in results recorded before it was measured.</summary>
+    public double Fixed { get; init; } = double.NaN;
+}
 
 /// <summary>Everything measured for one condition; one line of <c>results.jsonl</c>, one row of <c>results.csv</c>.</summary>
 public sealed record StudyResult
@@ -88,7 +96,7 @@ public sealed record StudyResult
     /// <summary>Mean (over training images) of the mean per-class Pearson correlation between corrupted and clean density maps.</summary>
     public double StructureCorrelation { get; init; } = double.NaN;
 
-    /// <summary>Label-free score against training steps (CL and RCL conditions).</summary>
+    /// <summary>Label-free, paper-protocol and fixed scores against training steps (CL and RCL conditions).</summary>
     public IReadOnlyList<StudyBudgetPoint> Budget { get; init; } = [];
 
     /// <summary>Image panel path relative to the results folder, or empty.</summary>

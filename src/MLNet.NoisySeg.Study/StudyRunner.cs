@@ -186,19 +186,25 @@ public sealed class StudyRunner
         var ml = new MLContext(seed: c.Seed);
         var trainView = SegmentationDataView.Create(ml, data.Train);
         var testView = SegmentationDataView.Create(ml, data.Test);
-        var known = _options.UseKnownNoise ? Invertible(c.Noise.ExpectedTransitionMatrix(classes)) : null;
+        // Any defined Q, whatever its determinant: the decoding planner reports a rank-deficient one as not recoverable.
+        var known = _options.UseKnownNoise ? c.Noise.ExpectedTransitionMatrix(classes) : null;
+
+        // The ML.NET pipeline of the condition, as a user writes it: corrupt the clean masks, train on the corrupted column.
+        // The fitted transform's typed form gives exactly what its column holds (the first draw for online noise).
+        var noise = ml.Transforms.CorruptLabels(c.Noise, SegmentationColumnNames.NoisyMask, SegmentationColumnNames.Mask, c.Seed).Fit(trainView);
+        var pairs = data.Train.Select(x => (x.Mask!, noise.Corrupt(x.Mask!, x.Name))).ToList();
+        // Binary label-free decoding matches the noisy labels' foreground share (as the trainer does); online noise redraws them.
+        double? noisyShare = binary && !_options.OnlineNoise ? LabelFreeDecoder.ForegroundShare(pairs.Select(p => p.Item2)) : null;
 
         var budget = new List<StudyBudgetPoint>();
         Func<int, TrainedSegmentationModel, IReadOnlyDictionary<string, double>>? callback = null;
         if (c.HasBudgetCurve && _options.BudgetEvery > 0)
         {
-            var trainImages = data.Train.Select(x => x.Image).ToList();
-            var testImages = data.Test.Select(x => x.Image).ToList();
             callback = (step, model) =>
             {
-                double score = LabelFreeScore(ml, model, trainImages, testImages, data.Test, known, classes, ch, h, w);
-                budget.Add(new StudyBudgetPoint(step, score));
-                return new Dictionary<string, double> { ["labelfree"] = score };
+                var point = BudgetPoint(ml, step, model, data, known, noisyShare, classes, ch, h, w);
+                budget.Add(point);
+                return new Dictionary<string, double> { ["labelfree"] = point.Score, ["paper"] = point.Paper };
             };
         }
         IProgress<TrainingProgress>? trainingProgress = progress is null ? null
@@ -213,8 +219,6 @@ public sealed class StudyRunner
             ValidationCallback = callback,
         };
 
-        // The ML.NET pipeline of the condition, as a user writes it: corrupt the clean masks, train on the corrupted column.
-        var noise = ml.Transforms.CorruptLabels(c.Noise, SegmentationColumnNames.NoisyMask, SegmentationColumnNames.Mask, c.Seed).Fit(trainView);
         using var seg = ml.Segmentation().Trainers.UNet(trainerOptions).Fit(noise.Transform(trainView));
         ct.ThrowIfCancellationRequested();
 
@@ -239,24 +243,10 @@ public sealed class StudyRunner
         // The same model's probabilities decoded two more ways: the paper protocol (clean validation split) and fixed.
         var valProbs = seg.Model.PredictProbabilities(data.Validation.Select(x => x.Image).ToList(), ch, h, w);
         var valMasks = data.Validation.Select(x => x.Mask!).ToList();
-        DecodingRule paperRule;
-        if (binary)
-        {
-            paperRule = ThresholdSweep.Run(valProbs, valMasks).ToRule();
-        }
-        else
-        {
-            // [ours] The paper gives no multi-class sweep: pick the better of argmax and the label-free rule on clean validation.
-            double argmaxVal = StudyScoring.Score(ml, DecodingRule.Argmax, valProbs, valMasks, classes).Score;
-            double lfVal = StudyScoring.Score(ml, seg.Decoding, valProbs, valMasks, classes).Score;
-            paperRule = lfVal > argmaxVal ? seg.Decoding : DecodingRule.Argmax;
-        }
-        var paper = StudyScoring.Score(ml, paperRule, testProbs, testMasks, classes);
+        var paper = StudyScoring.Score(ml, PaperRule(ml, seg.Decoding, valProbs, valMasks, classes), testProbs, testMasks, classes);
         var fixedScores = StudyScoring.Score(ml, binary ? DecodingRule.FixedThreshold : DecodingRule.Argmax, testProbs, testMasks, classes);
 
-        // Noise matrix and meta-structure statistics of the corrupted training labels: the fitted transform's typed
-        // form gives exactly what its column held (the first draw for online noise).
-        var pairs = data.Train.Select(x => (x.Mask!, noise.Corrupt(x.Mask!, x.Name))).ToList();
+        // Noise matrix and meta-structure statistics of the corrupted training labels.
         var q = NoiseTransitionEstimator.Estimate(pairs, classes);
         double corr = MeanStructureCorrelation(pairs, w, h, classes, _options.DensityBandwidth);
 
@@ -298,25 +288,45 @@ public sealed class StudyRunner
         };
     }
 
-    private static NoiseTransitionMatrix? Invertible(NoiseTransitionMatrix? q)
-        => q is not null && Math.Abs(q.Determinant()) > 1e-9 ? q : null;
-
-    private static double LabelFreeScore(MLContext ml, TrainedSegmentationModel model, IReadOnlyList<float[]> trainImages, IReadOnlyList<float[]> testImages,
-        IReadOnlyList<SegmentationItem> test, NoiseTransitionMatrix? known, int classes, int ch, int h, int w)
+    /// <summary>
+    /// The paper protocol's rule on the clean validation split: binary, the best of 50 thresholds (and the inverted map);
+    /// multi-class [ours] (the paper gives no multi-class sweep), the better of argmax and the label-free rule.
+    /// </summary>
+    private static DecodingRule PaperRule(MLContext ml, DecodingRule labelFree, IReadOnlyList<float[]> valProbs, IReadOnlyList<byte[]> valMasks, int classes)
     {
+        if (classes == 2) return ThresholdSweep.Run(valProbs, valMasks).ToRule();
+        double argmaxVal = StudyScoring.Score(ml, DecodingRule.Argmax, valProbs, valMasks, classes).Score;
+        double lfVal = StudyScoring.Score(ml, labelFree, valProbs, valMasks, classes).Score;
+        return lfVal > argmaxVal ? labelFree : DecodingRule.Argmax;
+    }
+
+    /// <summary>
+    /// A budget point: the model after <paramref name="step"/> steps decoded as at the end of training: label-free (the trainer's
+    /// rule, <see cref="NoiseAwareDecoding.Plan"/> on its training outputs), by the paper protocol (clean validation split) and fixed.
+    /// </summary>
+    private static StudyBudgetPoint BudgetPoint(MLContext ml, int step, TrainedSegmentationModel model, StudyData data, NoiseTransitionMatrix? known,
+        double? noisyShare, int classes, int ch, int h, int w)
+    {
+        var testOut = model.PredictProbabilities(data.Test.Select(x => x.Image).ToList(), ch, h, w);
+        var testMasks = data.Test.Select(x => x.Mask!).ToList();
+        DecodingRule? labelFree = null;
         try
         {
-            var trainOut = model.PredictProbabilities(trainImages, ch, h, w);
-            var testOut = model.PredictProbabilities(testImages, ch, h, w);
-            DecodingRule rule = classes == 2
-                ? LabelFreeDecoder.EstimateBinary(trainOut, known).ToRule()
-                : known is not null ? DecodingRule.InverseNtm(known) : LabelFreeDecoder.EstimateLevels(trainOut, classes).ToRule();
-            return StudyScoring.Score(ml, rule, testOut, test.Select(x => x.Mask!).ToList(), classes).Score;
+            var trainOut = model.PredictProbabilities(data.Train.Select(x => x.Image).ToList(), ch, h, w);
+            labelFree = NoiseAwareDecoding.Plan(trainOut, classes, known, noisyShare).Rule;
         }
         catch (Exception e) when (e is InvalidOperationException or ArgumentException)
         {
-            return double.NaN; // degenerate outputs early in training: no label-free rule exists yet
+            // degenerate outputs early in training: no label-free rule exists yet
         }
+        var valOut = model.PredictProbabilities(data.Validation.Select(x => x.Image).ToList(), ch, h, w);
+        var fixedRule = classes == 2 ? DecodingRule.FixedThreshold : DecodingRule.Argmax;
+        var paperRule = PaperRule(ml, labelFree ?? fixedRule, valOut, data.Validation.Select(x => x.Mask!).ToList(), classes);
+        return new StudyBudgetPoint(step, labelFree is null ? double.NaN : StudyScoring.Score(ml, labelFree, testOut, testMasks, classes).Score)
+        {
+            Paper = StudyScoring.Score(ml, paperRule, testOut, testMasks, classes).Score,
+            Fixed = StudyScoring.Score(ml, fixedRule, testOut, testMasks, classes).Score,
+        };
     }
 
     private static double MeanStructureCorrelation(IReadOnlyList<(byte[] Clean, byte[] Noisy)> pairs, int w, int h, int classes, int bandwidth)

@@ -42,7 +42,39 @@ public readonly record struct MeanStd(double Mean, double Std, int Count)
 /// <param name="NoiseRank">Rank of the estimated NTM (first seed).</param>
 /// <param name="NoiseDeterminant">Determinant of the estimated NTM (mean).</param>
 public sealed record StudySummaryRow(string Dataset, StudyFamily Family, string Condition, int Index, MeanStd Paper, MeanStd LabelFree, MeanStd Fixed,
-    MeanStd StructureCorrelation, int NoiseRank, double NoiseDeterminant);
+    MeanStd StructureCorrelation, int NoiseRank, double NoiseDeterminant)
+{
+    /// <summary>Label-free minus paper protocol, per seed (both decode the same model), then mean ± std: how far decoding
+    /// without clean labels is from the clean-label oracle. Negative = below it.</summary>
+    public MeanStd GapToPaper { get; init; } = new(double.NaN, double.NaN, 0);
+
+    /// <summary>Label-free minus fixed (threshold 0.5 / argmax), per seed, then mean ± std. Negative = below the baseline.</summary>
+    public MeanStd GapToFixed { get; init; } = new(double.NaN, double.NaN, 0);
+}
+
+/// <summary>How far label-free decoding is from the paper protocol (the clean-label oracle) and from fixed decoding on one data set.</summary>
+/// <param name="Dataset">Data set.</param>
+/// <param name="WorstRclGap">The most negative mean label-free − paper protocol over the RCL conditions (NaN without any).</param>
+/// <param name="WorstRclCondition">Its condition (empty without any).</param>
+/// <param name="RclWithin">RCL conditions whose mean gap is at least -<paramref name="Tolerance"/>.</param>
+/// <param name="RclCount">RCL conditions with a finite gap.</param>
+/// <param name="WorstFixedGap">The most negative mean label-free − fixed over ALL conditions of the data set.</param>
+/// <param name="WorstFixedCondition">Its condition.</param>
+/// <param name="Tolerance">The tolerance (score points on a 0-1 scale).</param>
+public sealed record StudyGapSummary(string Dataset, double WorstRclGap, string WorstRclCondition, int RclWithin, int RclCount,
+    double WorstFixedGap, string WorstFixedCondition, double Tolerance)
+{
+    /// <summary>One sentence with the numbers.</summary>
+    public string Statement()
+    {
+        if (RclCount == 0) return $"{Dataset}: no finished RCL condition";
+        var sb = new StringBuilder(string.Create(CultureInfo.InvariantCulture,
+            $"{Dataset}: worst RCL gap label-free − paper protocol **{StudySummary.Signed(WorstRclGap)}** (`{StudySummary.DisplayName(WorstRclCondition)}`); {RclWithin} of {RclCount} RCL condition(s) within {Tolerance:0.00} of the paper protocol or above it"));
+        if (double.IsFinite(WorstFixedGap))
+            sb.Append(CultureInfo.InvariantCulture, $"; worst label-free − fixed over all conditions {StudySummary.Signed(WorstFixedGap)} (`{StudySummary.DisplayName(WorstFixedCondition)}`)");
+        return sb.ToString();
+    }
+}
 
 /// <summary>The ranking check CL ≈ RCL &gt; PCL &gt; RL for one data set and one decoding.</summary>
 /// <param name="Dataset">Data set.</param>
@@ -94,6 +126,18 @@ public static class StudySummary
     /// <summary>Default tolerance of "CL ≈ RCL" (score points on a 0-1 scale).</summary>
     public const double DefaultTolerance = 0.05;
 
+    /// <summary>Default tolerance of "label-free as good as the paper protocol" (1 Dice / mIoU point).</summary>
+    public const double DefaultGapTolerance = 0.01;
+
+    /// <summary>A signed score difference with three decimals ("+0.004", "-0.035"; "n/a" for NaN).</summary>
+    /// <param name="value">The difference.</param>
+    public static string Signed(double value) => double.IsFinite(value) ? value.ToString("+0.000;-0.000;0.000", CultureInfo.InvariantCulture) : "n/a";
+
+    /// <summary>"mean ± std" with signs (the std only over more than one value).</summary>
+    /// <param name="value">Mean and std.</param>
+    public static string Signed(MeanStd value) => !double.IsFinite(value.Mean) ? "n/a"
+        : value.Count > 1 ? $"{Signed(value.Mean)} ± {value.Std.ToString("0.000", CultureInfo.InvariantCulture)}" : Signed(value.Mean);
+
     /// <summary>
     /// A short display form of a condition's noise text for tables and plots: a uniform random prior becomes
     /// <c>randomprior(uniform, K classes)</c>, other texts longer than 48 characters are cut.
@@ -119,8 +163,43 @@ public static class StudySummary
             .Select(g => new StudySummaryRow(g.Key.Dataset, g.First().FamilyKind, g.Key.Condition, g.Min(r => r.Index),
                 MeanStd.Of(g.Select(r => r.Paper.Score)), MeanStd.Of(g.Select(r => r.LabelFree.Score)), MeanStd.Of(g.Select(r => r.Fixed.Score)),
                 MeanStd.Of(g.Select(r => r.StructureCorrelation)), g.OrderBy(r => r.Index).First().NoiseRank,
-                g.Select(r => r.NoiseDeterminant).Where(double.IsFinite).DefaultIfEmpty(double.NaN).Average()))
+                g.Select(r => r.NoiseDeterminant).Where(double.IsFinite).DefaultIfEmpty(double.NaN).Average())
+            {
+                GapToPaper = MeanStd.Of(g.Select(r => r.LabelFree.Score - r.Paper.Score)),
+                GapToFixed = MeanStd.Of(g.Select(r => r.LabelFree.Score - r.Fixed.Score)),
+            })
             .OrderBy(r => r.Index).ToList();
+
+    /// <summary>Per data set: the worst RCL gap label-free − paper protocol, how many RCL conditions are within the tolerance,
+    /// and the worst label-free − fixed over all conditions (means over seeds).</summary>
+    /// <param name="results">Results.</param>
+    /// <param name="tolerance">Tolerance of "as good as the paper protocol" (default 0.01).</param>
+    public static IReadOnlyList<StudyGapSummary> Gaps(IEnumerable<StudyResult> results, double tolerance = DefaultGapTolerance)
+    {
+        var rows = Rows(results);
+        var list = new List<StudyGapSummary>();
+        foreach (var ds in rows.Select(r => r.Dataset).Distinct())
+        {
+            var rcl = rows.Where(r => r.Dataset == ds && r.Family == StudyFamily.RCL && double.IsFinite(r.GapToPaper.Mean)).ToList();
+            var worst = rcl.OrderBy(r => r.GapToPaper.Mean).FirstOrDefault();
+            var worstFixed = rows.Where(r => r.Dataset == ds && double.IsFinite(r.GapToFixed.Mean)).OrderBy(r => r.GapToFixed.Mean).FirstOrDefault();
+            list.Add(new StudyGapSummary(ds, worst?.GapToPaper.Mean ?? double.NaN, worst?.Condition ?? "", rcl.Count(r => r.GapToPaper.Mean >= -tolerance), rcl.Count,
+                worstFixed?.GapToFixed.Mean ?? double.NaN, worstFixed?.Condition ?? "", tolerance));
+        }
+        return list;
+    }
+
+    /// <summary>
+    /// The gap label-free − paper protocol against training steps, per data set and condition with a budget curve: the mean over
+    /// seeds of the per-seed differences at each step (budget points recorded without a paper-protocol score are left out).
+    /// </summary>
+    /// <param name="results">Results.</param>
+    public static IReadOnlyList<(string Dataset, string Condition, IReadOnlyList<(int Step, MeanStd Gap)> Points)> BudgetGaps(IEnumerable<StudyResult> results)
+        => results.Where(r => r.Budget.Any(p => double.IsFinite(p.Paper)))
+            .GroupBy(r => (r.Dataset, r.Condition)).OrderBy(g => g.Min(r => r.Index))
+            .Select(g => (g.Key.Dataset, g.Key.Condition, (IReadOnlyList<(int, MeanStd)>)g.SelectMany(r => r.Budget).Where(p => double.IsFinite(p.Paper))
+                .GroupBy(p => p.Step).OrderBy(x => x.Key).Select(x => (x.Key, MeanStd.Of(x.Select(p => p.Score - p.Paper)))).ToList()))
+            .ToList();
 
     /// <summary>The ranking check per data set and decoding (family means of the per-condition means).</summary>
     /// <param name="results">Results.</param>
@@ -142,8 +221,9 @@ public static class StudySummary
     }
 
     /// <summary>
-    /// The Markdown results table (mean ± std over seeds) per data set followed by the ranking statements. The text depends
-    /// only on the results' scores, never on wall times, so a merged sharded run and a single run give the same text.
+    /// The Markdown results table (mean ± std over seeds, with the gap label-free − paper protocol) per data set, the worst RCL
+    /// gap per data set (<see cref="Gaps"/>), the gap against training steps (<see cref="BudgetGaps"/>) and the ranking statements.
+    /// The text depends only on the results' scores, never on wall times, so a merged sharded run and a single run give the same text.
     /// </summary>
     /// <param name="results">Results.</param>
     /// <param name="tolerance">Tolerance of CL ≈ RCL.</param>
@@ -158,13 +238,35 @@ public static class StudySummary
             string metric = first.ClassCount == 2 ? "Dice" : "mIoU";
             int seeds = all.Where(r => r.Dataset == ds).Select(r => r.Seed).Distinct().Count();
             sb.Append(CultureInfo.InvariantCulture, $"### {ds} ({metric}, test split, {seeds} seed(s), {first.Steps} steps)\n\n");
-            sb.Append($"| family | condition | paper protocol | label-free | fixed {(first.ClassCount == 2 ? "0.5" : "argmax")} | structure corr. | NTM rank | det(NTM) |\n");
-            sb.Append("|---|---|---|---|---|---|---|---|\n");
+            sb.Append($"| family | condition | paper protocol | label-free | fixed {(first.ClassCount == 2 ? "0.5" : "argmax")} | label-free − paper protocol | structure corr. | NTM rank | det(NTM) |\n");
+            sb.Append("|---|---|---|---|---|---|---|---|---|\n");
             foreach (var r in rows.Where(r => r.Dataset == ds))
-                sb.Append(CultureInfo.InvariantCulture, $"| {r.Family} | `{DisplayName(r.Condition)}` | {r.Paper} | {r.LabelFree} | {r.Fixed} | {r.StructureCorrelation} | {r.NoiseRank} | {r.NoiseDeterminant:0.000} |\n");
+                sb.Append(CultureInfo.InvariantCulture, $"| {r.Family} | `{DisplayName(r.Condition)}` | {r.Paper} | {r.LabelFree} | {r.Fixed} | {Signed(r.GapToPaper)} | {r.StructureCorrelation} | {r.NoiseRank} | {r.NoiseDeterminant:0.000} |\n");
             sb.Append('\n');
         }
-        sb.Append(CultureInfo.InvariantCulture, $"### Ranking CL ≈ RCL > PCL > RL (family means; ≈ means RCL ≥ CL − {tolerance:0.00})\n\n");
+        sb.Append(CultureInfo.InvariantCulture, $"### Label-free − paper protocol (per seed, then mean; bar: within {DefaultGapTolerance:0.00} or above)\n\n");
+        foreach (var g in Gaps(all))
+            sb.Append($"- {g.Statement()}\n");
+        var budget = BudgetGaps(all);
+        foreach (var ds in budget.Select(b => b.Dataset).Distinct())
+        {
+            var curves = budget.Where(b => b.Dataset == ds).ToList();
+            var steps = curves.SelectMany(b => b.Points.Select(p => p.Step)).Distinct().Order().ToList();
+            sb.Append(CultureInfo.InvariantCulture, $"\nLabel-free − paper protocol against training steps, {ds} (both decode the model of that step):\n\n");
+            sb.Append("| condition | ").AppendJoin(" | ", steps.Select(x => x.ToString(CultureInfo.InvariantCulture))).Append(" |\n");
+            sb.Append("|---|").Append(string.Concat(steps.Select(_ => "---|"))).Append('\n');
+            foreach (var (_, condition, points) in curves)
+            {
+                sb.Append(CultureInfo.InvariantCulture, $"| `{DisplayName(condition)}` |");
+                foreach (int step in steps)
+                {
+                    var p = points.Where(x => x.Step == step).Select(x => x.Gap).DefaultIfEmpty(new MeanStd(double.NaN, double.NaN, 0)).First();
+                    sb.Append(' ').Append(Signed(p.Mean)).Append(" |");
+                }
+                sb.Append('\n');
+            }
+        }
+        sb.Append(CultureInfo.InvariantCulture, $"\n### Ranking CL ≈ RCL > PCL > RL (family means; ≈ means RCL ≥ CL − {tolerance:0.00})\n\n");
         foreach (var k in Rankings(all, tolerance))
             sb.Append($"- {k.Dataset}, {k.Decoding}: {k.Statement()}\n");
         return sb.ToString();

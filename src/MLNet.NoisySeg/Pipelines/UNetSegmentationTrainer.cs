@@ -16,9 +16,11 @@ public enum SegmentationDecoding
     Fixed,
 
     /// <summary>
-    /// Without clean labels: estimate the output levels from the model's own outputs on its training images
-    /// (binary: Otsu between the two levels; multi-class: inverse-NTM correction with the known or estimated matrix).
-    /// With a known noise matrix (simulated noise), det(Q) &lt; 0 marks an inverted map.
+    /// Without clean labels: <see cref="NoiseAwareDecoding.Plan"/> on the model's own outputs on its training images, with
+    /// <see cref="UNetSegmentationTrainerOptions.KnownNoise"/> when given (binary: Otsu between the two output levels, or the
+    /// prior-matched quantile when they do not separate; multi-class: argmax when Q preserves it, else the closed-form, exact or
+    /// Tikhonov-regularised inverse-NTM correction with the known or estimated matrix). The decision and its reason are in the
+    /// decoding report.
     /// </summary>
     LabelFree,
 
@@ -53,7 +55,12 @@ public sealed record UNetSegmentationTrainerOptions
     /// <summary>Decoding of the outputs. Default <see cref="SegmentationDecoding.LabelFree"/>.</summary>
     public SegmentationDecoding Decoding { get; init; } = SegmentationDecoding.LabelFree;
 
-    /// <summary>The noise transition matrix of the training labels when known (simulated noise); sets orientation and the inverse-NTM correction.</summary>
+    /// <summary>
+    /// The noise transition matrix of the training labels when known (simulated noise), for <see cref="SegmentationDecoding.LabelFree"/>:
+    /// it sets the orientation and the correction. Any Q may be passed, whatever its determinant (class sampling 0.1 over 11 classes
+    /// has det 1e-10 and is decoded exactly); a rank-deficient one (random labels, 50/50 flipping) is reported as not recoverable
+    /// and decoded with the fixed rule.
+    /// </summary>
     public NoiseTransitionMatrix? KnownNoise { get; init; }
 
     /// <summary>
@@ -281,23 +288,12 @@ public sealed class UNetSegmentationTrainer : NoisySegEstimator<SegmentationTran
             case SegmentationDecoding.LabelFree:
             {
                 var outputs = model.PredictProbabilities(samples.Select(s => s.Image).ToList(), c, h, w);
-                var known = o.KnownNoise;
-                string note = "";
-                if (known is not null && !known.IsInvertible)
-                {
-                    // A singular Q (random labels, 50/50 flipping) carries no orientation and has no inverse (Lemma 2).
-                    note = $" (known noise matrix is singular, rank {known.Rank()}: decoded without it)";
-                    known = null;
-                }
-                if (binary)
-                {
-                    var est = LabelFreeDecoder.EstimateBinary(outputs, known);
-                    return (est.ToRule(), $"label-free: levels {est.BackgroundLevel:0.####}/{est.ForegroundLevel:0.####}, threshold {est.Threshold:0.####}, inverted {est.Inverted}, separation {est.MixtureSeparation:0.##}{note}");
-                }
-                if (known is not null)
-                    return (DecodingRule.InverseNtm(known), "label-free: inverse of the known noise matrix");
-                var levels = LabelFreeDecoder.EstimateLevels(outputs, o.ClassCount);
-                return (levels.ToRule(), $"label-free: estimated level matrix, det {levels.Determinant:0.####}{note}");
+                // Binary: the noisy labels' foreground share, unless the masks trained on are redrawn every epoch (online noise).
+                double? share = binary && o.OnlineNoise is null && o.MaskProvider is null
+                    ? LabelFreeDecoder.ForegroundShare(samples.Select(s => s.Mask!)) : null;
+                // Any known Q goes to the planner as is: a rank-deficient one is reported as not recoverable there.
+                var decision = NoiseAwareDecoding.Plan(outputs, o.ClassCount, o.KnownNoise, share);
+                return (decision.Rule, $"label-free, {decision.Strategy}: {decision.Reason}");
             }
             default:
             {

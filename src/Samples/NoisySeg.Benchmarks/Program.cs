@@ -3,7 +3,8 @@
 //   kernels (default): label-noise, morphology and density kernels against NumPy/SciPy/scikit-image
 //                      (see KernelBenchmark: --sizes 512,2048 --repeats 7 --reference <dir> --no-reference)
 //   load:              data layer (LoadBenchmark)
-//   train:             TorchSharp trainer (TrainingBenchmark)
+//   train:             TorchSharp trainer (TrainingBenchmark; --parts albpcde, --python PATH, --reference DIR,
+//                      --ref-plain-env, sizes/rounds options; prints the CPU model and AVX-512 beside every figure)
 //   quality:           finding planted label errors on ISBI and CamVid (QualityBenchmark; docs/label-quality.md)
 using NoisySeg.Benchmarks;
 

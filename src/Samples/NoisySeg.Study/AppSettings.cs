@@ -6,8 +6,8 @@ using MLNet.NoisySeg.Training;
 namespace NoisySeg.Study;
 
 /// <summary>
-/// Every setting of the runner, bound from appsettings.json, then NOISYSEG_* environment variables, then the command line
-/// (later wins). Names are case-insensitive; dashed command-line forms map to them (see <see cref="SwitchMappings"/>).
+/// Every setting of the app, bound from appsettings.json, then NOISYSEG_* environment variables, then the command line
+/// (later wins). Names are case-insensitive; the command-line options that set them are defined in <see cref="Cli.CliOptions"/>.
 /// </summary>
 public sealed class AppSettings
 {
@@ -17,12 +17,12 @@ public sealed class AppSettings
     public string? Data { get; set; }
     /// <summary>Name of the data set given with --data.</summary>
     public string? Name { get; set; }
-    /// <summary>binary | classindex.</summary>
-    public string MaskEncoding { get; set; } = "binary";
-    /// <summary>Gray value of the foreground in binary masks.</summary>
-    public int Foreground { get; set; } = 255;
-    /// <summary>Classes.</summary>
-    public int Classes { get; set; } = 2;
+    /// <summary>binary | classindex; null = binary (or, for a saved model, how it was trained).</summary>
+    public string? MaskEncoding { get; set; }
+    /// <summary>Gray value of the foreground in binary masks; null = 255 (or the model's).</summary>
+    public int? Foreground { get; set; }
+    /// <summary>Classes; null = 2 (or the model's).</summary>
+    public int? Classes { get; set; }
     /// <summary>Ignore value of class-index masks.</summary>
     public int? Ignore { get; set; }
     /// <summary>Resize width.</summary>
@@ -80,18 +80,6 @@ public sealed class AppSettings
     /// <summary>issues: meta-structure (default) | softmin | confident.</summary>
     public string? RankBy { get; set; }
 
-    /// <summary>Dashed command-line switches and their setting names.</summary>
-    public static readonly Dictionary<string, string> SwitchMappings = new(StringComparer.OrdinalIgnoreCase)
-    {
-        ["--mask-encoding"] = nameof(MaskEncoding), ["--batch-size"] = nameof(BatchSize), ["--base-width"] = nameof(BaseWidth),
-        ["--learning-rate"] = nameof(LearningRate), ["--budget-every"] = nameof(BudgetEvery), ["--output"] = nameof(Out),
-        ["-o"] = nameof(Out), ["--dataset-name"] = nameof(Name), ["--rank-by"] = nameof(RankBy),
-    };
-
-    /// <summary>Every accepted command-line option (lower case, with dashes).</summary>
-    public static IReadOnlySet<string> KnownSwitches { get; } = typeof(AppSettings).GetProperties(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Instance)
-        .Select(p => "--" + p.Name.ToLowerInvariant()).Concat(SwitchMappings.Keys.Select(k => k.ToLowerInvariant())).ToHashSet();
-
     /// <summary>The data sets of a run: --data, or the embedded ones at the profile's sizes; --crop applies to every one.</summary>
     public IReadOnlyList<StudyDatasetOptions> Datasets(StudyProfile profile)
     {
@@ -110,7 +98,7 @@ public sealed class AppSettings
     };
 
     /// <summary>The mask encoding.</summary>
-    public MaskEncoding ParseEncoding() => MaskEncoding.Replace("-", "").ToLowerInvariant() switch
+    public MaskEncoding ParseEncoding() => (MaskEncoding ?? "binary").Replace("-", "").ToLowerInvariant() switch
     {
         "binary" => MLNet.NoisySeg.Data.MaskEncoding.Binary,
         "classindex" or "index" => MLNet.NoisySeg.Data.MaskEncoding.ClassIndex,
@@ -121,8 +109,8 @@ public sealed class AppSettings
     public SegmentationFolderOptions FolderOptions(int? width = null, int? height = null, int channels = 0) => new()
     {
         MaskEncoding = ParseEncoding(),
-        ForegroundValue = Foreground,
-        ClassCount = Classes,
+        ForegroundValue = Foreground ?? 255,
+        ClassCount = Classes ?? 2,
         IgnoreValue = Ignore,
         Width = width ?? Width,
         Height = height ?? Height,

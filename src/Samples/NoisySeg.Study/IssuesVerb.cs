@@ -10,6 +10,7 @@ using MLNet.NoisySeg.Pipelines;
 using MLNet.NoisySeg.Quality;
 using MLNet.NoisySeg.Study;
 using MLNet.NoisySeg.Training;
+using NoisySeg.Study.Cli;
 
 namespace NoisySeg.Study;
 
@@ -76,10 +77,12 @@ public sealed record IssuesOptions
     public static IssuesOptions FromSettings(AppSettings s)
     {
         ArgumentNullException.ThrowIfNull(s);
+        string data = VerbSupport.Require(s.Data, "--data", "the split folder with images/ and masks/ whose labels are judged");
+        if (!Directory.Exists(data)) throw new DirectoryNotFoundException($"--data: folder '{data}' does not exist.");
         var training = s.Training(StudyOptions.ForProfile(s.ParseProfile(), [], s.Out));
         return new IssuesOptions
         {
-            Data = string.IsNullOrWhiteSpace(s.Data) ? throw new ArgumentException("Data is required: --data <split folder with images/ and masks/>.", "Data") : s.Data,
+            Data = data,
             Out = s.Out,
             Folder = s.FolderOptions(),
             Folds = s.Folds ?? 5,
@@ -130,8 +133,48 @@ public sealed record IssuesOptions
 /// where they disagree (light blue), the structural flags (red) and the confident-learning flags not also structural (yellow)
 /// with the given mask's outline (green). Every file is written atomically.
 /// </summary>
-public static class IssuesVerb
+public sealed class IssuesVerb : Verb
 {
+    /// <inheritdoc/>
+    public override string Name => "issues";
+    /// <inheritdoc/>
+    public override int Order => 45;
+    /// <inheritdoc/>
+    public override string Summary => "Find the bad labels of a folder: k-fold cross-fitting of the U-Net, label-quality scores for every image, a ranked CSV and overlays of the most suspicious.";
+    /// <inheritdoc/>
+    public override string? Details => "Every image is predicted by a model that did not train on it and scored two ways: the noise-aware meta-structure score "
+        + "(does the given mask's density map match that of the decoded prediction?) and cleanlab's softmin of the self-confidence; lower = more suspicious. "
+        + "Writes <out>/issues.csv (rank, name, fold, scores, flagged-pixel counts, per-class scores; most suspicious first by --rank-by) and "
+        + "<out>/overlays/NNN-NAME.png for the --top N: given mask | decoded prediction | disagreement (light blue), structural flags (red), "
+        + "confident-learning flags (yellow), given mask outlined (green). Training from --profile, overridden by --steps, --depth, ...; "
+        + "crops default to 128 or the smallest image side. See docs/label-quality.md.";
+    /// <inheritdoc/>
+    public override IReadOnlyList<string> Examples =>
+    [
+        "issues --data my/train --mask-encoding binary --foreground 255 --folds 5 --steps 300 --top 20 --out issues",
+        "issues --data camvid/train --mask-encoding classindex --classes 11 --ignore 11 --width 240 --height 180 --rank-by softmin --out issues",
+    ];
+    /// <inheritdoc/>
+    public override IReadOnlyList<CliOption> Options =>
+    [
+        CliOptions.Data with { Description = "Split folder with images/ and masks/: the labels being judged (required)", Default = null },
+        CliOptions.Out with { Description = "Folder for issues.csv and overlays/" },
+        CliOptions.MaskEncoding, CliOptions.Foreground, CliOptions.Classes, CliOptions.Ignore,
+        CliOptions.Width with { Default = "the stored size" }, CliOptions.Height with { Default = "the stored size" },
+        CliOptions.Folds, CliOptions.Top, CliOptions.RankBy,
+        CliOptions.Seed with { Description = "Seed of the folds, the initial weights and the batches" },
+        CliOptions.Profile, CliOptions.Steps with { Description = "Training steps per fold" }, CliOptions.BatchSize, CliOptions.Depth,
+        CliOptions.BaseWidth, CliOptions.LearningRate, CliOptions.Schedule,
+        CliOptions.Crop with { Default = "128, or the smallest image side" }, CliOptions.Threads,
+    ];
+
+    /// <inheritdoc/>
+    public override int Execute(VerbContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        return Run(IssuesOptions.FromSettings(context.Settings), context.Log, context.Cancellation);
+    }
+
     /// <summary>File name of the ranked CSV inside the output folder.</summary>
     public const string CsvName = "issues.csv";
 
@@ -142,7 +185,7 @@ public static class IssuesVerb
     /// <param name="o">Options (validated here).</param>
     /// <param name="log">Progress and results.</param>
     /// <param name="ct">Cancels training between steps and scoring between images.</param>
-    /// <returns>The exit code: 0.</returns>
+    /// <returns>The exit code: <see cref="ExitCodes.Ok"/>.</returns>
     public static int Run(IssuesOptions o, ILogger log, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(o);
@@ -226,7 +269,7 @@ public static class IssuesVerb
             log.LogInformation("Wrote {Top} overlay(s) to {Folder}: given mask | decoded prediction | disagreement (light blue), structural flags (red), confident-learning flags (yellow), given mask outlined (green)",
                 top, Path.GetFullPath(folder));
         }
-        return 0;
+        return ExitCodes.Ok;
     }
 
     /// <summary>The cross-fitted images as label-quality inputs, predicted one at a time.</summary>

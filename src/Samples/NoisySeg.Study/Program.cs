@@ -1,38 +1,22 @@
-// The study runner: reproduces Luo et al. (AAAI 2022) as ML.NET pipelines and trains/evaluates/predicts on your data.
-//   dotnet run -c Release --project src/Samples/NoisySeg.Study                 # quick profile on the embedded ISBI + CamVid
-//   ... run --profile paper --seeds 0,1,2 --out results/paper                 # paper scale (hours; GPU advised)
-//   ... run --shard 0/4 --out results/grid   (x4: k8s Indexed Job / Slurm array: --shard $JOB_COMPLETION_INDEX/4)
-//   ... merge --out results/grid                                              # combines shard-*-of-4/ into one table + report
-//   ... train --data my/train --test my/test --mask-encoding binary --foreground 255 --noise "sampling(0.1)" --model m.zip
-//   ... evaluate --model m.zip --data my/test --mask-encoding binary --foreground 255
-//   ... predict --model m.zip --images my/new --out predictions
-// Settings: appsettings.json < NOISYSEG_* environment variables < command line. Ctrl+C cancels cleanly (finished
-// conditions are kept; rerunning resumes). Exit codes: 0 ok, 1 failure, 2 bad option/path/data, 3 training diverged
-// (train) or some study conditions failed (run: the others finished and are reported), 130 cancelled.
+// noisyseg — the study runner and model builder: reproduces Luo et al. (AAAI 2022) as ML.NET pipelines and
+// trains/evaluates/predicts on your data. `noisyseg --help` lists the verbs, `noisyseg VERB --help` a verb's options.
+//   dotnet run -c Release --project src/Samples/NoisySeg.Study                 # = run: quick profile on the embedded ISBI + CamVid
+//   noisyseg train --data my/train --test my/test --foreground 255 --noise "sampling(0.1)" --model m.zip
+//   noisyseg evaluate --model m.zip --data my/test
+//   noisyseg predict --model m.zip --images my/new --out predictions
+// System.CommandLine parses (Cli/); the generic host gives configuration (appsettings.json < NOISYSEG_* environment
+// variables < command line), logging, services and Ctrl+C. Exit codes: ExitCodes (0, 1, 2, 3, 130).
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using MLNet.NoisySeg.Torch;
 using NoisySeg.Study;
+using NoisySeg.Study.Cli;
 
-string[] verbs = ["run", "merge", "train", "evaluate", "predict", "unsupervised", "issues"];
-string verb = args.Length > 0 && !args[0].StartsWith('-') ? args[0].ToLowerInvariant() : "run";
-string[] rest = args.Length > 0 && !args[0].StartsWith('-') ? args[1..] : args;
-if (!verbs.Contains(verb))
-{
-    Console.Error.WriteLine($"error: unknown verb '{verb}'; expected one of {string.Join(", ", verbs)}.");
-    return 2;
-}
-foreach (var a in rest.Where(a => a.StartsWith('-')))
-{
-    string key = a.Split('=')[0].ToLowerInvariant();
-    if (!AppSettings.KnownSwitches.Contains(key))
-    {
-        Console.Error.WriteLine($"error: unknown option '{key}'. Options: {string.Join(" ", AppSettings.KnownSwitches.Order())}");
-        return 2;
-    }
-}
+var request = new StudyCommandLine(Verb.All).Parse(args);
+if (request.ExitCode is int parsedExit) return parsedExit;
+var verb = request.Verb!;
 
 // The app asks for the full process-wide libtorch tuning (passive OpenMP waiting, malloc tuning) before libtorch loads;
 // the library on its own never changes the host process (TorchRuntime).
@@ -40,11 +24,12 @@ TorchRuntime.Configure(TorchRuntimeOptions.SmallCpu);
 
 var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = [], ContentRootPath = AppContext.BaseDirectory });
 builder.Configuration.AddEnvironmentVariables("NOISYSEG_");
-builder.Configuration.AddCommandLine(rest, AppSettings.SwitchMappings);
+builder.Configuration.AddInMemoryCollection(request.Settings); // the command line wins
+builder.Logging.AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Error);
 builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss "; });
-builder.Services.AddSingleton<Verbs>();
+builder.Services.AddSingleton<ModelStore>();
 using var host = builder.Build();
-var log = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("NoisySeg.Study");
+var log = host.Services.GetRequiredService<ILoggerFactory>().CreateLogger("NoisySeg.Study." + verb.Name);
 var lifetime = host.Services.GetRequiredService<IHostApplicationLifetime>();
 
 var settings = new AppSettings();
@@ -54,8 +39,8 @@ try
 }
 catch (InvalidOperationException e)
 {
-    log.LogError("Bad option: {Message}", e.InnerException?.Message is { } inner ? $"{e.Message} {inner}" : e.Message);
-    return 2;
+    log.LogError("Bad setting: {Message}", e.InnerException?.Message is { } inner ? $"{e.Message} {inner}" : e.Message);
+    return ExitCodes.Usage;
 }
 
 await host.StartAsync();
@@ -63,45 +48,31 @@ using var cts = CancellationTokenSource.CreateLinkedTokenSource(lifetime.Applica
 int code;
 try
 {
-    var v = host.Services.GetRequiredService<Verbs>();
-    code = await Task.Run(() => verb switch
-    {
-        "merge" => v.Merge(settings, cts.Token),
-        "train" => v.Train(settings, cts.Token),
-        "evaluate" => v.Evaluate(settings),
-        "predict" => v.Predict(settings),
-        "unsupervised" => v.Unsupervised(settings, cts.Token),
-        "issues" => IssuesVerb.Run(IssuesOptions.FromSettings(settings), log, cts.Token),
-        _ => v.Run(settings, cts.Token),
-    });
+    code = await Task.Run(() => verb.Execute(new VerbContext(settings, log, host.Services, cts.Token)));
 }
 catch (OperationCanceledException)
 {
     log.LogWarning("Cancelled. Finished conditions are saved; rerun the same command to resume.");
-    code = 130;
+    code = ExitCodes.Cancelled;
 }
 catch (MLNet.NoisySeg.Training.TrainingDivergedException e)
 {
     log.LogError("{Message}", e.Message);
     code = ExitCodes.ConditionsFailed;
 }
-catch (Exception e) when (e is ArgumentException or IOException or MLNet.NoisySeg.Data.SegmentationDataException or InvalidDataException)
+catch (Exception e) when (e is ArgumentException or IOException or UnauthorizedAccessException or FormatException
+                              or MLNet.NoisySeg.Data.SegmentationDataException or InvalidDataException)
 {
-    log.LogError("{Message}", e.Message);
-    code = 2;
+    // Known failures: one line naming the option, file or folder (InvalidDataException: a corrupt or foreign model zip).
+    log.LogError("{Message}", e is ArgumentException { ParamName: { } name } ? e.Message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal) : e.Message);
+    code = ExitCodes.Usage;
 }
 catch (Exception e)
 {
-    log.LogError(e, "Failed: {Message}", e.Message);
-    code = 1;
+    log.LogError("Failed ({Type}): {Message}", e.GetType().Name, e.Message);
+    log.LogDebug(e, "Details");
+    code = ExitCodes.Failure;
 }
 lifetime.StopApplication();
 await host.StopAsync();
 return code;
-
-/// <summary>Process exit codes of the runner.</summary>
-internal static class ExitCodes
-{
-    /// <summary>Training diverged (train), or some study conditions failed while the others finished (run).</summary>
-    public const int ConditionsFailed = 3;
-}

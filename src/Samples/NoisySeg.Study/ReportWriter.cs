@@ -10,9 +10,9 @@ public static class ReportWriter
 {
     private static readonly (string Name, Func<StudyResult, double> Pick, Color Color)[] Decodings =
     [
-        ("paper protocol", r => r.Paper.Score, Colors.Blue),
-        ("label-free", r => r.LabelFree.Score, Colors.Green),
-        ("fixed", r => r.Fixed.Score, Colors.Orange),
+        ("paper protocol (best threshold on clean validation)", r => r.Paper.Score, Colors.Blue),
+        ("label-free (levels from the model's own outputs)", r => r.LabelFree.Score, Colors.Green),
+        ("fixed (0.5 / argmax)", r => r.Fixed.Score, Colors.Orange),
     ];
 
     /// <summary>Writes everything; returns the path of report.md.</summary>
@@ -37,7 +37,7 @@ public static class ReportWriter
         if (elapsed is { } e) md.Append(CultureInfo.InvariantCulture, $"; wall time of this run {e.TotalSeconds:0} s");
         md.Append(".\n\nRaw results: [results.csv](results.csv), [results.jsonl](results.jsonl). Decodings of ONE trained model per condition: ")
           .Append("**paper protocol** = best of 50 thresholds (and the inverted map) on a clean validation split carved from train (multi-class: the better of argmax and label-free on it); ")
-          .Append("**label-free** = levels estimated from the model's own outputs on its noisy training images (known simulated NTM used for orientation / inverse-NTM when invertible); ")
+          .Append("**label-free** = `NoiseAwareDecoding.Plan` on the model's own outputs on its noisy training images, with the simulated NTM as the known Q (binary: threshold between the output levels, or at the foreground share Q implies when they do not separate; multi-class: argmax when Q preserves it, else the inverse-NTM correction; rank-deficient Q: fixed); ")
           .Append("**fixed** = 0.5 threshold / argmax. Structure corr. = Pearson correlation of corrupted vs clean density maps (box, h = ")
           .Append(options?.DensityBandwidth.ToString(CultureInfo.InvariantCulture) ?? "5").Append("), averaged over training images.\n\n");
         md.Append("## Results\n\n").Append(table).Append('\n');
@@ -67,12 +67,16 @@ public static class ReportWriter
                 files.Add(("Per-class IoU", $"plots/{ds}-per-class-iou.png"));
             if (Budget(d, $"{ds}: label-free {metric} vs training steps", metric, Path.Combine(plots, $"{ds}-budget.png")))
                 files.Add(("Budget curves (CL, RCL)", $"plots/{ds}-budget.png"));
+            if (BudgetGap(d, $"{ds}: label-free − paper protocol ({metric}) vs training steps", metric, Path.Combine(plots, $"{ds}-budget-gap.png")))
+                files.Add(("Gap to the paper protocol over training steps", $"plots/{ds}-budget-gap.png"));
             foreach (var (title, file) in files)
                 md.Append(CultureInfo.InvariantCulture, $"**{title}**\n\n![{title}]({file})\n\n");
             var panels = d.Where(r => !string.IsNullOrEmpty(r.Panel)).GroupBy(r => r.Condition).Select(g => g.First()).ToList();
             if (panels.Count > 0)
             {
-                md.Append("Image panels (image | clean | corrupted | density of corrupted | label-free prediction), first test image:\n\n");
+                md.Append("Image panels, first test image. Columns: image | clean mask | corrupted mask | density map of the corrupted mask ")
+                  .Append(binary ? "(foreground share in a box window, coloured from 0 to the map's own maximum, shown under it) " : "(class colours mixed by their densities) ")
+                  .Append("| prediction of the model trained on the corrupted masks (label-free decoding).\n\n");
                 foreach (var p in panels)
                     md.Append(CultureInfo.InvariantCulture, $"- `{StudySummary.DisplayName(p.Condition)}` ({p.Family}): ![{p.Family}]({p.Panel})\n");
                 md.Append('\n');
@@ -131,7 +135,7 @@ public static class ReportWriter
             var eb = plt.Add.ErrorBar(xs, ys, es);
             eb.Color = color;
         }
-        Finish(plt, title, xLabel, yLabel, path);
+        Finish(plt, title, xLabel, yLabel + " (mean ± std over seeds)", path, 1000);
         return true;
     }
 
@@ -141,6 +145,11 @@ public static class ReportWriter
         if (conds.Count == 0) return false;
         var plt = new Plot();
         var familyColor = new Dictionary<string, Color> { ["CL"] = Colors.Black, ["RCL"] = Colors.SeaGreen, ["PCL"] = Colors.DarkOrange, ["RL"] = Colors.Crimson };
+        var familyName = new Dictionary<string, string>
+        {
+            ["CL"] = "CL: clean labels", ["RCL"] = "RCL: sampled / flipped (structure kept)",
+            ["PCL"] = "PCL: dilated, eroded, skeleton, boundary", ["RL"] = "RL: random labels",
+        };
         var bars = new List<Bar>();
         var ticks = new List<Tick>();
         for (int i = 0; i < conds.Count; i++)
@@ -155,12 +164,14 @@ public static class ReportWriter
         }
         plt.Add.Bars(bars);
         foreach (var (fam, color) in familyColor)
-            plt.Legend.ManualItems.Add(new LegendItem { LabelText = fam + " (solid: paper, light: label-free)", FillColor = color });
+            plt.Legend.ManualItems.Add(new LegendItem { LabelText = familyName[fam], FillColor = color });
+        plt.Legend.ManualItems.Add(new LegendItem { LabelText = "solid bar: paper protocol", FillColor = Colors.Gray });
+        plt.Legend.ManualItems.Add(new LegendItem { LabelText = "light bar: label-free", FillColor = Colors.Gray.WithAlpha(0.45) });
         plt.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(ticks.ToArray());
         plt.Axes.Bottom.TickLabelStyle.Rotation = 45;
         plt.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleLeft;
         plt.Axes.Bottom.MinimumSize = 110;
-        Finish(plt, title, "", yLabel, path, 1000, 560, Alignment.UpperRight);
+        Finish(plt, title, "", yLabel + " (mean ± std over seeds)", path, 1200, 560);
         return true;
     }
 
@@ -185,7 +196,7 @@ public static class ReportWriter
             plt.Legend.ManualItems.Add(new LegendItem { LabelText = StudySummary.DisplayName(conds[ci].Key), FillColor = color });
         }
         plt.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericManual(Enumerable.Range(0, classes).Select(k => new Tick(k, k.ToString(CultureInfo.InvariantCulture))).ToArray());
-        Finish(plt, title, "class", "IoU", path, 1000, 520, Alignment.UpperRight);
+        Finish(plt, title, "class index", "IoU", path, 1200, 520);
         return true;
     }
 
@@ -205,19 +216,44 @@ public static class ReportWriter
             sc.LineWidth = conds[i].First().Family == "CL" ? 3 : 1.5f;
             if (conds[i].First().Family == "CL") sc.Color = Colors.Black;
         }
-        Finish(plt, title, "training steps", yLabel, path);
+        Finish(plt, title, "training steps", yLabel, path, 900);
+        return true;
+    }
+
+    private static bool BudgetGap(List<StudyResult> d, string title, string yLabel, string path)
+    {
+        var curves = StudySummary.BudgetGaps(d);
+        if (curves.Count == 0) return false;
+        var plt = new Plot();
+        var palette = new ScottPlot.Palettes.Category10();
+        double lo = -0.05, hi = 0.05;
+        for (int i = 0; i < curves.Count; i++)
+        {
+            var pts = curves[i].Points.Where(p => double.IsFinite(p.Gap.Mean)).ToList();
+            if (pts.Count == 0) continue;
+            var sc = plt.Add.Scatter(pts.Select(p => (double)p.Step).ToArray(), pts.Select(p => p.Gap.Mean).ToArray(), palette.GetColor(i));
+            sc.LegendText = StudySummary.DisplayName(curves[i].Condition);
+            lo = Math.Min(lo, pts.Min(p => p.Gap.Mean));
+            hi = Math.Max(hi, pts.Max(p => p.Gap.Mean));
+        }
+        var bar = plt.Add.HorizontalLine(-StudySummary.DefaultGapTolerance, 1, Colors.Gray);
+        bar.LinePattern = LinePattern.Dashed;
+        plt.Add.HorizontalLine(0, 1, Colors.Black);
+        Finish(plt, title, "training steps", yLabel + " difference (dashed: -" + StudySummary.DefaultGapTolerance.ToString(CultureInfo.InvariantCulture) + ")", path, yLimits: (lo - 0.02, hi + 0.02));
         return true;
     }
 
     private static double Zero(double v) => double.IsFinite(v) ? v : 0;
 
-    private static void Finish(Plot plt, string title, string x, string y, string path, int width = 720, int height = 460, Alignment legend = Alignment.LowerLeft)
+    /// <summary>Title, axis labels, the y range (default [0, 1.05]) and the legend, outside the data on the right (it never hides a point).</summary>
+    private static void Finish(Plot plt, string title, string x, string y, string path, int width = 900, int height = 460,
+        (double Low, double High)? yLimits = null)
     {
         plt.Title(title);
         if (x.Length > 0) plt.XLabel(x);
         plt.YLabel(y);
-        plt.Axes.SetLimitsY(0, 1.05);
-        plt.ShowLegend(legend);
+        plt.Axes.SetLimitsY(yLimits?.Low ?? 0, yLimits?.High ?? 1.05);
+        plt.ShowLegend(Edge.Right);
         StudyResultStore.WriteAtomically(path, plt.GetImage(width, height).GetImageBytes(ImageFormat.Png, 100));
     }
 }

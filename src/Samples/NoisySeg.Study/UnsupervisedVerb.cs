@@ -8,22 +8,44 @@ using MLNet.NoisySeg.Networks;
 using MLNet.NoisySeg.Study;
 using MLNet.NoisySeg.Training;
 using MLNet.NoisySeg.Unsupervised;
+using NoisySeg.Study.Cli;
 
 namespace NoisySeg.Study;
 
-public sealed partial class Verbs
+/// <summary>
+/// unsupervised: the paper's unsupervised comparison — iGTT with and without EMS, Otsu, adaptive threshold and a
+/// supervised U-Net, mean ± std over seeds — on the embedded ISBI set and on synthetic noisy fluorescence nuclei. Writes
+/// <c>unsupervised.md</c> into --out and adds it to <c>report.md</c> when one exists.
+/// </summary>
+public sealed class UnsupervisedVerb : Verb
 {
-    /// <summary>
-    /// unsupervised: the paper's unsupervised comparison (method.md §6) — iGTT with and without EMS, Otsu, adaptive
-    /// threshold and a supervised U-Net, mean ± std over seeds — on the embedded ISBI set and on synthetic noisy
-    /// fluorescence nuclei. Writes <c>unsupervised.md</c> into --out and adds it to <c>report.md</c> when one exists.
-    /// </summary>
-    public int Unsupervised(AppSettings s, CancellationToken ct)
+    /// <inheritdoc/>
+    public override string Name => "unsupervised";
+    /// <inheritdoc/>
+    public override int Order => 50;
+    /// <inheritdoc/>
+    public override string Summary => "Compare label-free segmentation (iGTT with and without EMS) with Otsu, adaptive threshold and a supervised U-Net.";
+    /// <inheritdoc/>
+    public override string? Details => "Runs on the embedded ISBI 2012 set and on synthetic noisy nuclei; writes unsupervised.md to --out and appends it to report.md when present.";
+    /// <inheritdoc/>
+    public override IReadOnlyList<string> Examples => ["unsupervised --seeds 0,1,2 --steps 20 --out study-output"];
+    /// <inheritdoc/>
+    public override IReadOnlyList<CliOption> Options =>
+    [
+        CliOptions.Seeds with { Default = "0,1" },
+        CliOptions.Steps with { Description = "Training steps per iGTT round (4 rounds; the supervised U-Net gets 4 x N)", Default = "20" },
+        CliOptions.Width with { Description = "Size the ISBI images are resized to (square)", Default = "128" },
+        CliOptions.Threads, CliOptions.Out,
+    ];
+
+    /// <inheritdoc/>
+    public override int Execute(VerbContext context)
     {
+        var (s, log, ct) = (context.Settings, context.Log, context.Cancellation);
         var seeds = string.IsNullOrWhiteSpace(s.Seeds) ? new[] { 0, 1 }
             : s.Seeds.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray();
         int stepsPerRound = s.Steps ?? 20;
-        if (stepsPerRound < 1) throw new ArgumentException("Steps must be at least 1 (steps per iGTT round).", "Steps");
+        if (stepsPerRound < 1) throw new ArgumentException("--steps must be at least 1 (steps per iGTT round).", "Steps");
         const int rounds = 4;
         string isbiRoot = Path.Combine(AppContext.BaseDirectory, "datasets", "isbi2012_em_membrane");
         int size = s.Width ?? 128;
@@ -77,6 +99,6 @@ public sealed partial class Verbs
         }
         log.LogInformation("Unsupervised comparison: {Path}", Path.GetFullPath(path));
         Console.WriteLine(md.ToString());
-        return 0;
+        return ExitCodes.Ok;
     }
 }

@@ -99,14 +99,45 @@ public sealed class IssuesVerbTests
     }
 
     [TestMethod]
-    [DataRow("Folds", "--folds", "1")]
-    [DataRow("RankBy must be", "--rank-by", "loudest")]
-    public void Issues_BadOptions_ExitWith2(string expected, string option, string value)
+    [DataRow("--folds must be at least 2; got 1.", "--folds", "1")]
+    [DataRow("--rank-by must be meta-structure, softmin or confident; got 'loudest'.", "--rank-by", "loudest")]
+    [DataRow("--top must be an integer; got 'x'.", "--top", "x")]
+    [DataRow("unknown option '--model' for 'issues'", "--model", "m.zip")]
+    [DataRow("cannot be split into 9 folds", "--folds", "9")]
+    public void Issues_BadOptions_ExitWith2_InOneLine(string expected, string option, string value)
     {
         using var temp = TestPaths.NewTemp();
         string data = MakeFolder(temp.Path);
         var (code, output) = RunApp("issues", "--data", data, option, value, "--out", Path.Combine(temp.Path, "o"));
         Assert.AreEqual(2, code, output);
         StringAssert.Contains(output, expected);
+        Assert.IsFalse(output.Contains("   at ", StringComparison.Ordinal), "no stack trace: " + output);
+        Assert.IsFalse(output.Contains("Options:", StringComparison.Ordinal), "an error is one line and a hint, not the help: " + output);
+    }
+
+    [TestMethod]
+    public void Issues_MissingData_ExitsWith2_NamingTheOption()
+    {
+        var (code, output) = RunApp("issues", "--out", "/tmp/never-written");
+        Assert.AreEqual(2, code, output);
+        StringAssert.Contains(output, "--data is required");
+        (code, output) = RunApp("issues", "--data", "/nonexistent-split");
+        Assert.AreEqual(2, code, output);
+        StringAssert.Contains(output, "--data: folder '/nonexistent-split' does not exist.");
+    }
+
+    [TestMethod]
+    public void IssuesHelp_ListsOnlyItsOptions_AndTheRootHelpListsTheVerb()
+    {
+        var (code, output) = RunApp("issues", "--help");
+        Assert.AreEqual(0, code, output);
+        foreach (var expected in new[] { "noisyseg issues [options]", "--data <folder>", "--folds <N>", "[default: 5]", "--top <N>", "[default: 10]",
+                     "--rank-by <meta-structure|softmin|confident>", "--steps <N>", "--crop", "Examples:", "Exit codes: 0 ok" })
+            StringAssert.Contains(output, expected);
+        foreach (var other in new[] { "--shard", "--inputs", "--images", "--model", "--noise", "--filter", "--parallel", "--test" })
+            Assert.IsFalse(output.Contains(other, StringComparison.Ordinal), $"issues' help lists {other}: {output}");
+        (code, output) = RunApp("--help");
+        Assert.AreEqual(0, code, output);
+        StringAssert.Contains(output, "  issues ");
     }
 }

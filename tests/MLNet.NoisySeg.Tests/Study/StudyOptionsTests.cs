@@ -217,7 +217,65 @@ public class StudyOptionsTests
         Assert.IsFalse(fixedRank.Holds); // all 0.2: RCL is not above PCL
         StringAssert.Contains(fixedRank.Statement(), "does not hold");
         var md = StudySummary.ToMarkdown(results);
-        StringAssert.Contains(md, "| RCL | `sampling(0.1)` | 0.780 | 0.680 | 0.200 |");
+        StringAssert.Contains(md, "| RCL | `sampling(0.1)` | 0.780 | 0.680 | 0.200 | -0.100 |");
         StringAssert.Contains(md, "- d, paper: **holds**");
+    }
+
+    [TestMethod]
+    public void Gaps_ArePerSeedDifferences_WithTheWorstRclConditionPerDataset()
+    {
+        StudyResult R(int i, string fam, string cond, int seed, double paper, double labelFree, double fix, params (int Step, double Lf, double Paper)[] budget) => new()
+        {
+            Index = i, Key = $"d|{cond}|seed={seed}", Dataset = "d", Family = fam, Condition = cond, Seed = seed, ClassCount = 11,
+            Paper = new StudyScores { Score = paper }, LabelFree = new StudyScores { Score = labelFree }, Fixed = new StudyScores { Score = fix },
+            Budget = budget.Select(b => new StudyBudgetPoint(b.Step, b.Lf) { Paper = b.Paper }).ToArray(),
+        };
+        var results = new[]
+        {
+            R(0, "CL", "clean", 0, 0.30, 0.30, 0.30, (40, 0.20, 0.20), (80, 0.30, 0.30)),
+            R(1, "RCL", "symflip(0.9)", 0, 0.14, 0.14, 0.14, (40, 0.10, 0.12), (80, 0.14, 0.14)),
+            R(1, "RCL", "symflip(0.9)", 1, 0.16, 0.15, 0.16, (40, 0.11, 0.12), (80, 0.15, 0.16)),
+            R(2, "RCL", "classsample(0.1)", 0, 0.05, 0.02, 0.01),
+            R(3, "PCL", "classdilate(2)", 0, 0.20, 0.17, 0.20),
+        };
+        var rows = StudySummary.Rows(results);
+        var flip = rows.Single(r => r.Condition == "symflip(0.9)");
+        Assert.AreEqual(-0.005, flip.GapToPaper.Mean, 1e-12);                 // (0 + -0.01) / 2
+        Assert.AreEqual(2, flip.GapToPaper.Count);
+        Assert.AreEqual(-0.005, flip.GapToFixed.Mean, 1e-12);
+
+        var gap = StudySummary.Gaps(results).Single();
+        Assert.AreEqual("classsample(0.1)", gap.WorstRclCondition);
+        Assert.AreEqual(-0.03, gap.WorstRclGap, 1e-12);
+        Assert.AreEqual(1, gap.RclWithin);                                    // symflip within 0.01, classsample not
+        Assert.AreEqual(2, gap.RclCount);
+        Assert.AreEqual("classdilate(2)", gap.WorstFixedCondition);           // over all families
+        Assert.AreEqual(-0.03, gap.WorstFixedGap, 1e-12);
+
+        var curves = StudySummary.BudgetGaps(results);
+        CollectionAssert.AreEqual(new[] { "clean", "symflip(0.9)" }, curves.Select(c => c.Condition).ToArray()); // only curves with a paper score
+        var flipCurve = curves[1].Points;
+        CollectionAssert.AreEqual(new[] { 40, 80 }, flipCurve.Select(p => p.Step).ToArray());
+        Assert.AreEqual(-0.015, flipCurve[0].Gap.Mean, 1e-12);                // (-0.02 + -0.01) / 2
+
+        var md = StudySummary.ToMarkdown(results);
+        StringAssert.Contains(md, "| RCL | `symflip(0.9)` | 0.150 ± 0.014 | 0.145 ± 0.007 | 0.150 ± 0.014 | -0.005 ± 0.007 |");
+        StringAssert.Contains(md, "- d: worst RCL gap label-free − paper protocol **-0.030** (`classsample(0.1)`); 1 of 2 RCL condition(s) within 0.01");
+        StringAssert.Contains(md, "worst label-free − fixed over all conditions -0.030 (`classdilate(2)`)");
+        StringAssert.Contains(md, "| condition | 40 | 80 |");
+        StringAssert.Contains(md, "| `symflip(0.9)` | -0.015 | -0.005 |");
+        StringAssert.Contains(md, "| `clean` | 0.000 | 0.000 |");
+    }
+
+    [TestMethod]
+    public void BudgetPoints_WithoutPaperScore_ReadBackAsNaN()
+    {
+        // results.jsonl written before budget points carried the paper-protocol score
+        const string line = "{\"Index\":0,\"Key\":\"d|clean|seed=0\",\"Dataset\":\"d\",\"Family\":\"CL\",\"Condition\":\"clean\",\"Budget\":[{\"Step\":40,\"Score\":0.5}]}";
+        var r = System.Text.Json.JsonSerializer.Deserialize<StudyResult>(line, StudyResultStore.JsonOptions)!;
+        Assert.AreEqual(0.5, r.Budget[0].Score);
+        Assert.IsTrue(double.IsNaN(r.Budget[0].Paper));
+        Assert.IsTrue(double.IsNaN(r.Budget[0].Fixed));
+        Assert.AreEqual(0, StudySummary.BudgetGaps([r]).Count);
     }
 }

@@ -70,6 +70,19 @@ public class StudyRunnerTests
         Assert.AreEqual(1.0, clean.NoiseDeterminant, 1e-12);
         Assert.AreEqual(1.0, clean.StructureCorrelation, 1e-9);
         CollectionAssert.AreEqual(new[] { 3, 6 }, clean.Budget.Select(b => b.Step).ToArray());
+        foreach (var r in s.Results.Where(r => r.Budget.Count > 0))
+        {
+            foreach (var b in r.Budget)
+            {
+                Assert.IsTrue(b.Paper is >= 0 and <= 1, $"{r.Key} step {b.Step}: paper {b.Paper}");
+                Assert.IsTrue(b.Fixed is >= 0 and <= 1, $"{r.Key} step {b.Step}: fixed {b.Fixed}");
+            }
+            // The runner's budget decoding and the trainer's label-free decoding are one rule (NoiseAwareDecoding.Plan, the same
+            // known Q and noisy share): at the last step they score the same model the same way.
+            Assert.AreEqual(r.LabelFree.Score, r.Budget[^1].Score, 1e-12, $"{r.Key}: {r.LabelFreeReport}");
+            Assert.AreEqual(r.Fixed.Score, r.Budget[^1].Fixed, 1e-12, r.Key);
+        }
+        foreach (var r in s.Results) StringAssert.StartsWith(r.LabelFreeReport, "label-free, ", r.Key);
         var sampling = s.Results[1];
         Assert.AreEqual(1.0, sampling.NoiseMatrix[0][0], 1e-12);           // background never becomes foreground
         Assert.AreEqual(0.1, sampling.NoiseMatrix[1][1], 0.02);            // ~10% of the foreground kept
@@ -79,6 +92,10 @@ public class StudyRunnerTests
         Assert.IsTrue(Math.Abs(random.NoiseDeterminant) < 0.1, $"det {random.NoiseDeterminant}"); // random labels: Q ≈ rank 1
         Assert.IsTrue(Math.Abs(random.StructureCorrelation) < 0.3, $"corr {random.StructureCorrelation}");
         Assert.AreEqual(0, random.Budget.Count);                           // curves only for CL and RCL
+        // Its known Q (rank 1) reaches the decoding planner as is, which reports it and falls back to the fixed rule.
+        StringAssert.Contains(random.LabelFreeReport, "rank-deficient");
+        Assert.AreEqual(random.Fixed.Rule, random.LabelFree.Rule);
+        Assert.AreEqual(random.Fixed.Score, random.LabelFree.Score, 1e-12);
 
         string folder = Options("single").OutputFolder;
         Assert.AreEqual(4, File.ReadAllLines(Path.Combine(folder, StudyResultStore.JsonLinesFileName)).Length);

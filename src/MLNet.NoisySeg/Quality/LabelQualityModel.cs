@@ -13,7 +13,7 @@ namespace MLNet.NoisySeg.Quality;
 /// pixel issues; see <see cref="SelfConfidence"/> and <see cref="PixelIssueRule"/>) and the noise-aware
 /// meta-structure score (<see cref="MetaStructureScorer"/>) against the decoded prediction.
 /// </remarks>
-public sealed class LabelQualityModel
+public sealed partial class LabelQualityModel
 {
     private readonly double[] _thresholds;
     private readonly double[] _q;
@@ -232,6 +232,15 @@ public sealed class LabelQualityModel
         return new ImageLabelQuality(id, index, width, height, softmin, meta, scored, n - scored, disagreements, confidentCount,
             keep ? selfConfidence : null, keep ? decoded : null, keep ? confident : null, keep ? structural : null, excess);
     }
+
+    /// <summary>
+    /// The same fitted model with <see cref="LabelQualityOptions.StorePixelMaps"/> set: e.g. score a large data set
+    /// keeping scores only, then score the few most suspicious images again with their pixel maps. Scores are identical.
+    /// </summary>
+    /// <param name="store">Keep the per-pixel maps in every result.</param>
+    public LabelQualityModel WithStorePixelMaps(bool store) => store == Options.StorePixelMaps ? this
+        : new LabelQualityModel(ClassCount, LabelClassCount, Decoding, DecodingEstimate, Options with { StorePixelMaps = store }, _thresholds,
+            EstimatedNoise, DecodedPixelCounts.ToArray(), EstimatedIssueCount, _cutoffBin, FitImageCount, FitPixelCount);
 
     /// <inheritdoc />
     public override string ToString()

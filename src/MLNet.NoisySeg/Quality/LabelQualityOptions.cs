@@ -33,9 +33,10 @@ public enum PixelIssueRule
 /// <summary>
 /// Options of label-quality scoring (<see cref="LabelQualityModel"/>): the cleanlab-style baseline (softmin
 /// self-confidence, confident thresholds) and the noise-aware meta-structure score. Defaults are validated by
-/// <see cref="Validate()"/>; every property is init-only.
+/// <see cref="Validate()"/>; every property is init-only (a record: change one with <c>with</c>). Saved with the fitted
+/// model (<see cref="LabelQualityModel.ToBytes"/>).
 /// </summary>
-public sealed class LabelQualityOptions
+public sealed record LabelQualityOptions
 {
     /// <summary>cleanlab's default softmin temperature (<c>cleanlab.segmentation.rank.get_label_quality_scores</c>).</summary>
     public const double DefaultSoftminTemperature = 0.1;

@@ -1,11 +1,12 @@
 // NoisySeg.Benchmarks: timings with ratios against the Python references, measured in the same run.
-//   dotnet run -c Release -- [kernels|load|train] [options]
+//   dotnet run -c Release -- [kernels|load|train|quality] [options]
 //   kernels (default): label-noise, morphology and density kernels against NumPy/SciPy/scikit-image
 //                      (see KernelBenchmark: --sizes 512,2048 --repeats 7 --reference <dir> --no-reference)
 //   load:              data layer (LoadBenchmark)
 //   train:             TorchSharp trainer (TrainingBenchmark; --parts albpcde, --python PATH, --reference DIR,
 //                      --ref-plain-env, sizes/rounds options; prints the CPU model and AVX-512 beside every figure)
 //   tiles:             a 2048x2048 EM mosaic predicted whole and by tiles: time, peak RSS, difference (TiledBenchmark)
+//   quality:           finding planted label errors on ISBI and CamVid (QualityBenchmark; docs/label-quality.md)
 using NoisySeg.Benchmarks;
 
 string verb = args.Length > 0 && !args[0].StartsWith("--", StringComparison.Ordinal) ? args[0] : "kernels";
@@ -16,11 +17,12 @@ return verb switch
     "load" => LoadBenchmark.Run(),
     "train" => TrainingBenchmark.Run(rest),
     "tiles" => TiledBenchmark.Run(rest),
+    "quality" => QualityBenchmark.Run(rest),
     _ => Usage(verb),
 };
 
 static int Usage(string verb)
 {
-    Console.Error.WriteLine($"Unknown benchmark '{verb}'. Usage: NoisySeg.Benchmarks [kernels|load|train|tiles] [options]");
+    Console.Error.WriteLine($"Unknown benchmark '{verb}'. Usage: NoisySeg.Benchmarks [kernels|load|train|tiles|quality] [options]");
     return 2;
 }

@@ -77,6 +77,12 @@ public sealed class AppSettings
     public string? Polarity { get; set; }
     /// <summary>predict: images folder.</summary>
     public string? Images { get; set; }
+    /// <summary>issues: k of the k-fold cross-fitting (default 5).</summary>
+    public int? Folds { get; set; }
+    /// <summary>issues: overlays for the N most suspicious images (default 10).</summary>
+    public int? Top { get; set; }
+    /// <summary>issues: meta-structure (default) | softmin | confident.</summary>
+    public string? RankBy { get; set; }
 
     /// <summary>The data sets of a run: --data, or the embedded ones at the profile's sizes; --crop applies to every one.</summary>
     public IReadOnlyList<StudyDatasetOptions> Datasets(StudyProfile profile)

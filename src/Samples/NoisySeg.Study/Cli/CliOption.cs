@@ -191,6 +191,18 @@ public static class CliOptions
     public static readonly CliOption Images = new("--images", nameof(AppSettings.Images), "Folder of images (or a split folder with images/)")
     { ValueName = "folder" };
 
+    /// <summary>--folds (issues).</summary>
+    public static readonly CliOption Folds = new("--folds", nameof(AppSettings.Folds), "k of the k-fold cross-fitting: every image is scored by a model trained on the other folds")
+    { ValueName = "N", Default = "5", Check = Int("--folds", 2, 1000) };
+
+    /// <summary>--top (issues).</summary>
+    public static readonly CliOption Top = new("--top", nameof(AppSettings.Top), "Overlays written for the N most suspicious images (0 = none)")
+    { ValueName = "N", Default = "10", Check = Int("--top", 0, int.MaxValue) };
+
+    /// <summary>--rank-by meta-structure|softmin|confident (issues).</summary>
+    public static readonly CliOption RankBy = new("--rank-by", nameof(AppSettings.RankBy), "The score the CSV is sorted by and the overlays are chosen by: meta-structure (noise-aware), softmin (cleanlab's) or confident (share of confident-learning flags)")
+    { ValueName = "meta-structure|softmin|confident", Default = "meta-structure", Check = RankByCheck };
+
     /// <summary>An error naming <paramref name="option"/> unless the value is an integer in [min, max].</summary>
     public static Func<string, string?> Int(string option, int min, int max) => text =>
     {
@@ -215,6 +227,12 @@ public static class CliOptions
         return parts.Length > 0 && parts.All(p => int.TryParse(p, NumberStyles.Integer, CultureInfo.InvariantCulture, out _))
             ? null : $"{option} must be comma-separated integers (e.g. 0,1,2); got '{text}'.";
     };
+
+    private static string? RankByCheck(string text)
+    {
+        try { IssuesOptions.ParseScore(text); return null; }
+        catch (ArgumentException) { return $"--rank-by must be meta-structure, softmin or confident; got '{text}'."; }
+    }
 
     private static string? CropCheck(string text)
     {

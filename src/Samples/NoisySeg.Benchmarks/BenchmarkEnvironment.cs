@@ -159,7 +159,7 @@ internal static class Memory
             else if (line.StartsWith("VmHWM:", StringComparison.Ordinal)) hwm = Kb(line);
         }
         return (rss, hwm);
-        static double Kb(string line) => double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0;
+        static double Kb(string line) => double.Parse(line.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0; // 8-digit values follow a tab alone
     }
 }
 

@@ -195,8 +195,8 @@ public sealed class StudyRunner
         var pairs = data.Train.Select(x => (x.Mask!, noise.Corrupt(x.Mask!, x.Name))).ToList();
         // Binary label-free decoding matches the noisy labels' foreground share (as the trainer does); online noise redraws them.
         // With the noisy masks themselves, a known Q places the threshold at the clean Dice estimated from them.
-        double? noisyShare = binary && !_options.OnlineNoise ? LabelFreeDecoder.ForegroundShare(pairs.Select(p => p.Item2)) : null;
         IReadOnlyList<byte[]>? noisyMasks = binary && !_options.OnlineNoise ? pairs.Select(p => p.Item2).ToList() : null;
+        double? noisyShare = noisyMasks is null ? null : LabelFreeDecoder.ForegroundShare(noisyMasks);
 
         var budget = new List<StudyBudgetPoint>();
         Func<int, TrainedSegmentationModel, IReadOnlyDictionary<string, double>>? callback = null;

@@ -405,12 +405,11 @@ public sealed class UNetSegmentationTrainer : NoisySegEstimator<SegmentationTran
             {
                 var outputs = model.PredictProbabilities(samples.Select(s => s.Image).ToList(), c, h, w);
                 // Binary: the noisy labels' foreground share, unless the masks trained on are redrawn every epoch (online noise).
-                bool fixedMasks = binary && o.OnlineNoise is null && o.MaskProvider is null;
-                double? share = fixedMasks ? LabelFreeDecoder.ForegroundShare(samples.Select(s => s.Mask!)) : null;
+                var masks = binary && o.OnlineNoise is null && o.MaskProvider is null ? samples.Select(s => s.Mask!).ToList() : null;
+                double? share = masks is null ? null : LabelFreeDecoder.ForegroundShare(masks);
                 // Any known Q goes to the planner as is: a rank-deficient one is reported as not recoverable there. With the masks trained
                 // on, a known Q places the threshold at the clean Dice estimated from them.
-                var decision = NoiseAwareDecoding.Plan(outputs, o.ClassCount, o.KnownNoise, share,
-                    noisyMasks: fixedMasks ? samples.Select(s => s.Mask!).ToList() : null);
+                var decision = NoiseAwareDecoding.Plan(outputs, o.ClassCount, o.KnownNoise, share, noisyMasks: masks);
                 return (decision.Rule, $"label-free, {decision.Strategy}: {decision.Reason}");
             }
             default:

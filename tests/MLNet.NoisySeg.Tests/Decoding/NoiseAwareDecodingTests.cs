@@ -3,6 +3,8 @@ using MLNet.NoisySeg.Decoding;
 using MLNet.NoisySeg.Evaluation;
 using MLNet.NoisySeg.Noise;
 
+using MLNet.NoisySeg.Tests.TestSupport;
+
 namespace MLNet.NoisySeg.Tests.Decoding;
 
 [TestClass]
@@ -385,17 +387,7 @@ public sealed class NoiseAwareDecodingTests
         return (probs, masks);
     }
 
-    private static double MeanDice(IReadOnlyList<float[]> probs, IReadOnlyList<byte[]> masks, DecodingRule rule)
-    {
-        var ev = new BinarySegmentationEvaluator();
-        for (int i = 0; i < probs.Count; i++)
-        {
-            var pred = new byte[masks[i].Length];
-            rule.Decode(probs[i], 1, pred);
-            ev.Add(masks[i], pred);
-        }
-        return ev.GetMetrics().PerImageMeanDice;
-    }
+    private static double MeanDice(IReadOnlyList<float[]> probs, IReadOnlyList<byte[]> masks, DecodingRule rule) => DecodedMetrics.Of(probs, masks, rule).PerImageMeanDice;
 
     [TestMethod]
     public void BinaryLowBudget_LevelsDoNotSeparate_KnownQ_MatchesTheImpliedForegroundShare()

@@ -3,6 +3,8 @@ using MLNet.NoisySeg.Decoding;
 using MLNet.NoisySeg.Evaluation;
 using MLNet.NoisySeg.Noise;
 
+using MLNet.NoisySeg.Tests.TestSupport;
+
 namespace MLNet.NoisySeg.Tests.Decoding;
 
 /// <summary>
@@ -42,17 +44,7 @@ public sealed class NoiseCorrectedDiceTests
         return (outputs, clean, noisy);
     }
 
-    private static double PooledDice(IReadOnlyList<float[]> outputs, IReadOnlyList<byte[]> truth, DecodingRule rule)
-    {
-        var ev = new BinarySegmentationEvaluator();
-        for (int i = 0; i < outputs.Count; i++)
-        {
-            var pred = new byte[truth[i].Length];
-            rule.Decode(outputs[i], 1, pred);
-            ev.Add(truth[i], pred);
-        }
-        return ev.GetMetrics().Dice;
-    }
+    private static double PooledDice(IReadOnlyList<float[]> outputs, IReadOnlyList<byte[]> truth, DecodingRule rule) => DecodedMetrics.Of(outputs, truth, rule).Dice;
 
     /// <summary>The best pooled clean Dice over a fine threshold grid (the clean-label oracle the paper protocol approximates).</summary>
     private static double OracleDice(IReadOnlyList<float[]> outputs, IReadOnlyList<byte[]> truth, bool inverted)

@@ -1,6 +1,8 @@
 using MLNet.NoisySeg.Core;
 using MLNet.NoisySeg.Decoding;
 
+using MLNet.NoisySeg.Tests.TestSupport;
+
 namespace MLNet.NoisySeg.Tests.Decoding;
 
 [TestClass]
@@ -201,15 +203,5 @@ public sealed class OtsuAndLabelFreeTests
         Assert.AreEqual("outputs", Assert.ThrowsExactly<ArgumentException>(() => LabelFreeDecoder.EstimateLevels(new List<float[]> { new[] { 0.5f, float.NaN } }, 2)).ParamName);
     }
 
-    private static double MeanDice(IReadOnlyList<float[]> probs, IReadOnlyList<byte[]> masks, DecodingRule rule)
-    {
-        var ev = new MLNet.NoisySeg.Evaluation.BinarySegmentationEvaluator();
-        for (int i = 0; i < probs.Count; i++)
-        {
-            var pred = new byte[masks[i].Length];
-            rule.Decode(probs[i], 1, pred);
-            ev.Add(masks[i], pred);
-        }
-        return ev.GetMetrics().PerImageMeanDice;
-    }
+    private static double MeanDice(IReadOnlyList<float[]> probs, IReadOnlyList<byte[]> masks, DecodingRule rule) => DecodedMetrics.Of(probs, masks, rule).PerImageMeanDice;
 }

@@ -2,6 +2,8 @@ using MLNet.NoisySeg.Core;
 using MLNet.NoisySeg.Decoding;
 using MLNet.NoisySeg.Evaluation;
 
+using MLNet.NoisySeg.Tests.TestSupport;
+
 namespace MLNet.NoisySeg.Tests.Decoding;
 
 [TestClass]
@@ -30,17 +32,7 @@ public sealed class ThresholdSweepTests
         return (probs, masks);
     }
 
-    private static double MeanDice(IReadOnlyList<float[]> probs, IReadOnlyList<byte[]> masks, DecodingRule rule)
-    {
-        var ev = new BinarySegmentationEvaluator();
-        for (int i = 0; i < probs.Count; i++)
-        {
-            var pred = new byte[masks[i].Length];
-            rule.Decode(probs[i], 1, pred);
-            ev.Add(masks[i], pred);
-        }
-        return ev.GetMetrics().PerImageMeanDice;
-    }
+    private static double MeanDice(IReadOnlyList<float[]> probs, IReadOnlyList<byte[]> masks, DecodingRule rule) => DecodedMetrics.Of(probs, masks, rule).PerImageMeanDice;
 
     [TestMethod]
     public void HandComputedCurve()

@@ -77,11 +77,16 @@ public sealed class TrainedSegmentationModel : IDisposable
         ArgumentNullException.ThrowIfNull(image);
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
+        CheckShape(c, h, w);
+        if (image.Length != (long)c * h * w) throw new ArgumentException($"image has {image.Length} values; expected c*h*w = {(long)c * h * w}.", nameof(image));
+        return TiledPrediction.Predict(this, image, c, h, w, options);
+    }
+
+    private void CheckShape(int c, int h, int w)
+    {
         if (c != Options.Network.InputChannels) throw new ArgumentOutOfRangeException(nameof(c), c, $"c must equal the network's InputChannels = {Options.Network.InputChannels}.");
         if (h < 1) throw new ArgumentOutOfRangeException(nameof(h), h, "h must be at least 1.");
         if (w < 1) throw new ArgumentOutOfRangeException(nameof(w), w, "w must be at least 1.");
-        if (image.Length != (long)c * h * w) throw new ArgumentException($"image has {image.Length} values; expected c*h*w = {(long)c * h * w}.", nameof(image));
-        return TiledPrediction.Predict(this, image, c, h, w, options);
     }
 
     /// <summary>Probabilities [K, H, W] for several images of the same size, <paramref name="batchSize"/> at a time.</summary>
@@ -94,9 +99,7 @@ public sealed class TrainedSegmentationModel : IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         ArgumentNullException.ThrowIfNull(images);
-        if (c != Options.Network.InputChannels) throw new ArgumentOutOfRangeException(nameof(c), c, $"c must equal the network's InputChannels = {Options.Network.InputChannels}.");
-        if (h < 1) throw new ArgumentOutOfRangeException(nameof(h), h, "h must be at least 1.");
-        if (w < 1) throw new ArgumentOutOfRangeException(nameof(w), w, "w must be at least 1.");
+        CheckShape(c, h, w);
         if (batchSize < 1) throw new ArgumentOutOfRangeException(nameof(batchSize), batchSize, "batchSize must be at least 1.");
         int plane = checked(c * h * w);
         var results = new float[images.Count][];

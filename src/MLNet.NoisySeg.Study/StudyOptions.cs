@@ -277,13 +277,14 @@ public sealed record StudyOptions
 
     /// <summary>
     /// Conditions trained at the same time in this process (default 1). On small CPUs, 2 conditions with
-    /// <see cref="Threads"/> = 1 each use the cores better than one condition with 2 libtorch threads, but with
-    /// TorchSharp 0.107 two trainings in one process are not safe: a 1000-step CamVid run crashed inside BatchNorm
-    /// ("For integral input tensors, argument alpha must not be a floating point number"; the only integer-tensor
-    /// addition there is <c>num_batches_tracked.add_(1)</c> in TorchSharp's BatchNorm.forward), which points at state
-    /// shared across threads; TorchSharp does not document training from several threads as safe
-    /// (dotnet/TorchSharp#941). Keep 1 and scale out with shards (separate processes) instead. Results do not depend
-    /// on it (every condition is seeded by its own seed; keep <see cref="Threads"/> fixed for bit-identical runs).
+    /// <see cref="Threads"/> = 1 each can use the cores better than one condition with 2 libtorch threads. A 1000-step
+    /// CamVid run with 2 crashed inside TorchSharp's BatchNorm ("For integral input tensors, argument alpha must not be a
+    /// floating point number"); the cause was TorchSharp freeing an implicitly created scalar while libtorch read it,
+    /// which allocations on another thread make likely, and the library no longer hands libtorch such scalars (see
+    /// <c>LiveScalars</c> and docs/reproduction.md). TorchSharp still does not document training from several threads as
+    /// safe (dotnet/TorchSharp#941), so the default stays 1; shards (separate processes) scale out without that question.
+    /// Results do not depend on it (every condition is seeded by its own seed; keep <see cref="Threads"/> fixed for
+    /// bit-identical runs).
     /// </summary>
     [RunSetting]
     public int MaxParallelConditions { get; init; } = 1;

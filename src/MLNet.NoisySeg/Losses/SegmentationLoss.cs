@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace MLNet.NoisySeg.Losses;
@@ -60,11 +61,12 @@ public static class SegmentationLoss
             throw new ArgumentException($"Loss {kind} does not support {k} output channel(s).", nameof(kind));
 
         using var scope = NewDisposeScope();
+        using Scalar ignore = ignoreIndex.ToScalar(); // held alive for libtorch (see LiveScalars)
         Tensor result;
         if (k == 1)
         {
             Tensor z = logits.squeeze(1);
-            Tensor valid = mask.ne(ignoreIndex).to(z.dtype);
+            Tensor valid = mask.ne(ignore).to(z.dtype);
             Tensor y = mask.to(z.dtype).mul(valid);
             Tensor p = z.sigmoid();
             result = kind switch
@@ -80,7 +82,7 @@ public static class SegmentationLoss
         }
         else
         {
-            Tensor valid = mask.ne(ignoreIndex).unsqueeze(1).to(logits.dtype);
+            Tensor valid = mask.ne(ignore).unsqueeze(1).to(logits.dtype);
             Tensor probs = logits.softmax(1);
             Tensor oh = SegmentationLosses.OneHot(mask, k, logits.dtype, ignoreIndex);
             result = kind switch

@@ -1,3 +1,4 @@
+using MLNet.NoisySeg.Torch;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -7,7 +8,8 @@ namespace MLNet.NoisySeg.Losses;
 /// Segmentation losses on logits or probabilities, each usable on its own. Masks are integer class-index tensors
 /// (any integer dtype, e.g. uint8 straight from <c>byte[]</c> masks) in which <c>ignoreIndex</c> (255 by convention)
 /// marks pixels that contribute nothing. All functions return a scalar tensor that is differentiable w.r.t. the
-/// network output and work in float32 or float64.
+/// network output and work in float32 or float64. Every number reaches libtorch as a scalar held alive for the call
+/// (<see cref="LiveScalars"/>).
 /// </summary>
 public static class SegmentationLosses
 {
@@ -26,10 +28,11 @@ public static class SegmentationLosses
         Tensor z = Squeeze1(logits, nameof(logits));
         Tensor m = Squeeze1(mask, nameof(mask));
         CheckSameShape(z, m);
-        Tensor valid = m.ne(ignoreIndex).to(z.dtype);
+        using Scalar ignore = ignoreIndex.ToScalar();
+        Tensor valid = m.ne(ignore).to(z.dtype);
         Tensor y = m.to(z.dtype).mul(valid);
         Tensor perPixel = nn.functional.binary_cross_entropy_with_logits(z, y, reduction: nn.Reduction.None);
-        return perPixel.mul(valid).sum().div(valid.sum().clamp_min(1.0)).MoveToOuterDisposeScope();
+        return perPixel.mul(valid).sum().div(valid.sum().clamp_min(LiveScalars.OneDouble)).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -47,7 +50,8 @@ public static class SegmentationLosses
             throw new ArgumentException($"mask must be [N, H, W] matching logits [{string.Join(", ", logits.shape)}].", nameof(mask));
         Tensor target = m.to(ScalarType.Int64);
         Tensor perPixel = nn.functional.cross_entropy(logits, target, ignore_index: ignoreIndex, reduction: nn.Reduction.None);
-        Tensor count = target.ne(ignoreIndex).sum().to(logits.dtype).clamp_min(1.0);
+        using Scalar ignore = ignoreIndex.ToScalar();
+        Tensor count = target.ne(ignore).sum().to(logits.dtype).clamp_min(LiveScalars.OneDouble);
         return perPixel.sum().div(count).MoveToOuterDisposeScope();
     }
 
@@ -65,9 +69,10 @@ public static class SegmentationLosses
         CheckSameShape(probabilities, targets);
         Tensor p = probabilities, y = targets.to(p.dtype);
         Tensor py = p.mul(y);
-        Tensor den = p.mul(p).add(y).sub(py);
+        Tensor den = p.mul(p).add(y, LiveScalars.One).sub(py);
         if (weight is not null) { Tensor w = weight.to(p.dtype); py = py.mul(w); den = den.mul(w); }
-        return py.sum().div(den.sum().add(eps)).neg().add(1.0).MoveToOuterDisposeScope();
+        using Scalar e = eps.ToScalar();
+        return py.sum().div(den.sum().add(e, LiveScalars.One)).neg().add(LiveScalars.OneDouble, LiveScalars.One).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -83,9 +88,10 @@ public static class SegmentationLosses
         using var scope = NewDisposeScope();
         CheckSameShape(probabilities, targets);
         Tensor p = probabilities, y = targets.to(p.dtype);
-        Tensor py = p.mul(y), sum = p.add(y);
+        Tensor py = p.mul(y), sum = p.add(y, LiveScalars.One);
         if (weight is not null) { Tensor w = weight.to(p.dtype); py = py.mul(w); sum = sum.mul(w); }
-        return py.sum().mul(2.0).add(smooth).div(sum.sum().add(smooth)).neg().add(1.0).MoveToOuterDisposeScope();
+        using Scalar s = smooth.ToScalar();
+        return py.sum().mul(LiveScalars.TwoDouble).add(s, LiveScalars.One).div(sum.sum().add(s, LiveScalars.One)).neg().add(LiveScalars.OneDouble, LiveScalars.One).MoveToOuterDisposeScope();
     }
 
     /// <summary>
@@ -102,7 +108,8 @@ public static class SegmentationLosses
         using var scope = NewDisposeScope();
         Tensor u = DmiJointMatrix(probabilities, labels, weight);
         Tensor det = u[0, 0].mul(u[1, 1]).sub(u[0, 1].mul(u[1, 0]));
-        return det.abs().add(eps).log().neg().MoveToOuterDisposeScope();
+        using Scalar e = eps.ToScalar();
+        return det.abs().add(e, LiveScalars.One).log().neg().MoveToOuterDisposeScope();
     }
 
     /// <summary>The 2x2 joint matrix U of <see cref="Dmi"/> (rows: p, 1-p; columns: s, 1-s), normalised by the pixel count.</summary>
@@ -115,10 +122,11 @@ public static class SegmentationLosses
         CheckSameShape(probabilities, labels);
         Tensor p = probabilities.reshape(-1), s = labels.to(p.dtype).reshape(-1);
         Tensor w = weight is null ? ones_like(p) : weight.to(p.dtype).expand(probabilities.shape).reshape(-1);
-        Tensor pw = p.mul(w), qw = p.neg().add(1.0).mul(w);
-        Tensor pStack = stack(new[] { pw, qw });                    // [2, n]
-        Tensor sStack = stack(new[] { s, s.neg().add(1.0) });        // [2, n]
-        Tensor n = w.sum().clamp_min(1e-12);
+        Tensor pw = p.mul(w), qw = p.neg().add(LiveScalars.OneDouble, LiveScalars.One).mul(w);
+        Tensor pStack = stack(new[] { pw, qw });                                  // [2, n]
+        Tensor sStack = stack(new[] { s, s.neg().add(LiveScalars.OneDouble, LiveScalars.One) });   // [2, n]
+        using Scalar tiny = 1e-12.ToScalar();
+        Tensor n = w.sum().clamp_min(tiny);
         return pStack.matmul(sStack.t()).div(n).MoveToOuterDisposeScope();
     }
 
@@ -134,10 +142,11 @@ public static class SegmentationLosses
         {
             if (!double.IsFinite(w)) throw new ArgumentOutOfRangeException(nameof(terms), w, "Loss weights must be finite.");
             if (w == 0) continue;
-            Tensor t = w == 1.0 ? l : l.mul(w);
-            total = total is null ? t.alias() : total.add(t);
+            using Scalar weight = w.ToScalar();
+            Tensor t = w == 1.0 ? l : l.mul(weight);
+            total = total is null ? t.alias() : total.add(t, LiveScalars.One);
         }
-        total ??= terms[0].Loss.mul(0.0);
+        total ??= terms[0].Loss.mul(LiveScalars.ZeroDouble);
         return total.MoveToOuterDisposeScope();
     }
 
@@ -150,7 +159,8 @@ public static class SegmentationLosses
     {
         using var scope = NewDisposeScope();
         Tensor m = mask.to(ScalarType.Int64);
-        Tensor valid = m.ne(ignoreIndex);
+        using Scalar ignore = ignoreIndex.ToScalar();
+        Tensor valid = m.ne(ignore);
         Tensor safe = m.mul(valid.to(ScalarType.Int64));
         Tensor oh = nn.functional.one_hot(safe, classes).permute(0, 3, 1, 2).to(dtype);
         return oh.mul(valid.unsqueeze(1).to(dtype)).MoveToOuterDisposeScope();

@@ -74,7 +74,7 @@ internal static class RoutedConvolution
         Tensor y = rows.matmul(weight.reshape(cin, cout * 4))      // [NHW, Cout*2*2] ordered (co, a, b)
             .view(n, h, w, cout, 2, 2).permute(0, 1, 4, 2, 5, 3)   // [N, H, a, W, b, Cout]
             .reshape(n, 2 * h, 2 * w, cout);
-        if (up.bias is { } bias) y = y.add(bias);
+        if (up.bias is { } bias) y = y.add(bias, LiveScalars.One);
         return Leave(y.permute(0, 3, 1, 2), route);
     }
 
@@ -89,7 +89,7 @@ internal static class RoutedConvolution
         long n = x.shape[0], h = x.shape[2], w = x.shape[3], cout = weight.shape[0], k = weight.shape[2];
         Tensor cols = nn.functional.unfold(x, (k, k), padding: (pad, pad)); // [N, Cin*k*k, H*W]
         Tensor y = weight.reshape(cout, -1).matmul(cols).view(n, cout, h, w);
-        if (bias is not null) y = y.add(bias.view(1, cout, 1, 1));
+        if (bias is not null) y = y.add(bias.view(1, cout, 1, 1), LiveScalars.One);
         return route == CpuConvolutionRoute.ChannelsLast ? ToChannelsLast(y) : y;
     }
 

@@ -184,9 +184,32 @@ public sealed class UNet : Module<Tensor, Tensor>
         for (int i = 0; i < layers.Count; i++)
         {
             var layer = layers[i];
-            x = layer is Conv2d conv ? RoutedConvolution.Conv(conv, x, route) : layer.call(x);
+            x = layer switch
+            {
+                Conv2d conv => RoutedConvolution.Conv(conv, x, route),
+                BatchNorm2d norm => BatchNorm(norm, x),
+                _ => layer.call(x),
+            };
         }
         return x;
+    }
+
+    /// <summary>
+    /// TorchSharp's <c>BatchNorm.forward</c>, except that the batch counter advances by a scalar that cannot be freed
+    /// while libtorch reads it (TorchSharp's own <c>num_batches_tracked.add_(1)</c> can be; see <see cref="LiveScalars"/>).
+    /// </summary>
+    private static Tensor BatchNorm(BatchNorm2d norm, Tensor x)
+    {
+        double factor = norm.momentum ?? 0.0;
+        if (norm.training && norm.track_running_stats && norm.num_batches_tracked is { } count)
+        {
+            count.add_(LiveScalars.One, LiveScalars.One);
+            if (norm.momentum is null) factor = 1.0 / count.item<long>(); // cumulative moving average
+        }
+        bool batchStatistics = norm.training || (norm.running_mean is null && norm.running_var is null);
+        bool running = !norm.training || norm.track_running_stats;
+        return nn.functional.batch_norm(x, running ? norm.running_mean : null, running ? norm.running_var : null,
+            norm.weight, norm.bias, batchStatistics, factor, norm.eps);
     }
 
     private static Tensor Up(Module<Tensor, Tensor> up, Tensor x, CpuConvolutionRoute route)

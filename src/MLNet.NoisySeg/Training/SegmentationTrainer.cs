@@ -77,8 +77,8 @@ public static class SegmentationTrainer
         {
             network.to(device);
             optimizer = options.Optimizer == OptimizerKind.Sgd
-                ? optim.SGD(network.parameters(), options.LearningRate, momentum: options.Momentum, weight_decay: options.WeightDecay)
-                : optim.Adam(network.parameters(), options.LearningRate, weight_decay: options.WeightDecay);
+                ? new LiveScalarOptimizers.SGD(network.parameters(), options.LearningRate, options.Momentum, options.WeightDecay)
+                : new LiveScalarOptimizers.Adam(network.parameters(), options.LearningRate, options.WeightDecay);
 
             int step = 0;
             if (options.ResumeFromCheckpoint && File.Exists(options.CheckpointPath))

@@ -1,5 +1,6 @@
 using MLNet.NoisySeg.Data.Preprocessing;
 using MLNet.NoisySeg.Networks;
+using MLNet.NoisySeg.Torch;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -97,9 +98,10 @@ internal static class TiledPrediction
                 {
                     Tensor logits = network.forward(Apply(batch, t));
                     Tensor p = Apply(k == 1 ? logits.sigmoid() : logits.softmax(1), DihedralTransforms.Inverse(t));
-                    sum = sum is null ? p : sum.add_(p);
+                    sum = sum is null ? p : sum.add_(p, LiveScalars.One);
                 }
-                float[] probs = sum!.div_(transforms.Count).cpu().contiguous().data<float>().ToArray();
+                using Scalar count = transforms.Count.ToScalar();
+                float[] probs = sum!.div_(count).cpu().contiguous().data<float>().ToArray();
                 for (int i = 0; i < n; i++)
                     stitcher.Add(start + i, probs.AsSpan(i * tilePlane, tilePlane), shared ?? CenterWeights(grid, start + i));
             }

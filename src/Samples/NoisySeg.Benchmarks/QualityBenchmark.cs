@@ -50,6 +50,7 @@ internal static class QualityBenchmark
         var datasets = Text(args, "--datasets", "isbi,camvid").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         int[] seeds = Text(args, "--seeds", "0,1,2").Split(',').Select(s => int.Parse(s, Inv)).ToArray();
         int folds = Int(args, "--folds", 5), steps = Int(args, "--steps", 300), threads = Int(args, "--threads", 1), bandwidth = Int(args, "--bandwidth", 3);
+        int depth = Int(args, "--depth", 3), baseWidth = Int(args, "--base-width", 8);
         double fraction = double.Parse(Text(args, "--fraction", "0.2"), Inv);
         double minChange = double.Parse(Text(args, "--min-change", "0.001"), Inv);
         string? output = Text(args, "--out", "");
@@ -59,7 +60,7 @@ internal static class QualityBenchmark
         md.Append(Inv, $"# Label-quality benchmark (issue 15)\n\ncommand: `quality {string.Join(' ', args)}`  \n");
         md.Append(Inv, $"CPU: {Cpu()}; libtorch threads {threads}\n\n");
         md.Append(Inv, $"Protocol: {fraction:P0} of the images get one planted error (kinds dealt in turn, LabelErrorPlanter defaults: radius 2, shift 3; redrawn when it changes < {minChange:P1} of the pixels); ");
-        md.Append(Inv, $"{folds}-fold cross-fitting of a U-Net (depth 3, base 8, Adam 3e-3, batch 4, {steps} steps, 128² crops, flips/rotations) on the corrupted labels; ");
+        md.Append(Inv, $"{folds}-fold cross-fitting of a U-Net (depth {depth}, base {baseWidth}, Adam 3e-3, batch 4, {steps} steps, 128² crops, flips/rotations) on the corrupted labels; ");
         md.Append(Inv, $"scores with default LabelQualityOptions (box h = {bandwidth}, label-free decoding, tolerance 1 px); seeds {string.Join(",", seeds)}.\n\n");
         foreach (string name in datasets)
         {
@@ -68,7 +69,7 @@ internal static class QualityBenchmark
             var results = new List<SeedResult>();
             foreach (int seed in seeds)
             {
-                var r = RunSeed(data, seed, folds, steps, fraction, minChange, bandwidth, threads);
+                var r = RunSeed(data, seed, folds, steps, fraction, minChange, bandwidth, threads, depth, baseWidth);
                 results.Add(r);
                 Console.WriteLine(FormattableString.Invariant($"  seed {seed}: {r.Elapsed.TotalMinutes:0.0} min, model {r.ModelQuality:0.000}; ") +
                     string.Join(", ", r.Metrics.Where(m => m.Key.StartsWith("auroc", StringComparison.Ordinal) || m.Key.StartsWith("pixel", StringComparison.Ordinal))
@@ -87,7 +88,7 @@ internal static class QualityBenchmark
         return 0;
     }
 
-    private static SeedResult RunSeed(Dataset data, int seed, int folds, int steps, double fraction, double minChange, int bandwidth, int threads)
+    private static SeedResult RunSeed(Dataset data, int seed, int folds, int steps, double fraction, double minChange, int bandwidth, int threads, int depth, int baseWidth)
     {
         var clock = Stopwatch.StartNew();
         int n = data.Items.Count;
@@ -131,7 +132,7 @@ internal static class QualityBenchmark
 
         var trainer = new SegmentationTrainerOptions
         {
-            Network = new UNetOptions { Depth = 3, BaseWidth = 8, OutputChannels = data.ClassCount == 2 ? 1 : data.ClassCount },
+            Network = new UNetOptions { Depth = depth, BaseWidth = baseWidth, OutputChannels = data.ClassCount == 2 ? 1 : data.ClassCount },
             Loss = data.ClassCount == 2 ? LossKind.Bce : LossKind.CrossEntropy,
             LearningRate = 3e-3, BatchSize = 4, MaxSteps = steps, Seed = seed, Threads = threads, Augment = true,
             CropHeight = Math.Min(128, data.Items[0].Height), CropWidth = Math.Min(128, data.Items[0].Width),

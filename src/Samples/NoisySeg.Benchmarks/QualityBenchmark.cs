@@ -169,9 +169,11 @@ internal static class QualityBenchmark
         var confidentPlanted = new PixelIssueDetection();
         double quality = 0;
         int index = 0;
+        var decoded = new byte[n][];
         foreach (var image in images)
         {
             var q = model.Score(image, index);
+            decoded[index] = q.DecodedMask!;
             foreach (var s in Scores) scores[s][index] = q.GetScore(s);
             var truth = changed[index] ?? CleanTruth(image.Mask);
             structural.Add(q.StructuralIssueMask, truth);
@@ -254,7 +256,42 @@ internal static class QualityBenchmark
             metrics[$"variant {name} precision"] = either.Precision;
             metrics[$"variant {name} recall"] = either.Recall;
         }
+        // Investigation (binary): whole-image statistics of the given mask against the decoded prediction, the coarsest
+        // meta-structure there is (one density per image). Lower = more suspicious.
+        if (data.ClassCount == 2)
+        {
+            var area = new double[n];
+            var dice = new double[n];
+            for (int i = 0; i < n; i++) (area[i], dice[i]) = WholeImage(images[i].Mask, decoded[i], data.Background);
+            void Add(string name, double[] score)
+            {
+                metrics[$"variant {name} auroc"] = IssueDetectionMetrics.Auroc(score, hasIssue);
+                metrics[$"variant {name} ap"] = IssueDetectionMetrics.AveragePrecision(score, hasIssue);
+            }
+            Add("whole image: minus the absolute log ratio of the given and decoded foreground shares", area);
+            Add("whole image: Dice of the given mask and the decoded prediction", dice);
+            Add("mean rank of the whole-image share ratio and the confident-issue fraction", MeanRank(area, scores[LabelQualityScoreKind.ConfidentIssues]));
+            Add("mean rank of the whole-image share ratio and meta-structure", MeanRank(area, scores[LabelQualityScoreKind.MetaStructure]));
+        }
         return new SeedResult(seed, metrics, quality / n, clock.Elapsed, plantedText);
+    }
+
+    /// <summary>Binary: minus the absolute log ratio of the given and decoded foreground shares (counts + 1) and the Dice of the two masks.</summary>
+    private static (double ShareRatio, double Dice) WholeImage(byte[] given, byte[] decoded, byte background)
+    {
+        long g = 0, d = 0, both = 0, scored = 0;
+        for (int i = 0; i < given.Length; i++)
+        {
+            if (given[i] == MLNet.NoisySeg.Core.MaskConventions.IgnoreIndex) continue;
+            scored++;
+            bool gf = given[i] != background, df = decoded[i] != background;
+            if (gf) g++;
+            if (df) d++;
+            if (gf && df) both++;
+        }
+        double ratio = -Math.Abs(Math.Log((g + 1.0) / (d + 1.0)));
+        double dice = g + d == 0 ? 1 : 2.0 * both / (g + d);
+        return (scored == 0 ? double.NaN : ratio, dice);
     }
 
     /// <summary>Per image, the mean of its ranks under two scores (1 = lowest; ties share their mean rank).</summary>

@@ -272,8 +272,33 @@ internal static class QualityBenchmark
             Add("whole image: Dice of the given mask and the decoded prediction", dice);
             Add("mean rank of the whole-image share ratio and the confident-issue fraction", MeanRank(area, scores[LabelQualityScoreKind.ConfidentIssues]));
             Add("mean rank of the whole-image share ratio and meta-structure", MeanRank(area, scores[LabelQualityScoreKind.MetaStructure]));
+            if (k == 1)
+            {
+                var fit = images.Select(im => LikelihoodZ(im.Mask, im.Probabilities, data.Background)).ToArray();
+                Add("log-likelihood z-score of the given mask under the probabilities", fit);
+                Add("mean rank of the log-likelihood z-score and the confident-issue fraction", MeanRank(fit, scores[LabelQualityScoreKind.ConfidentIssues]));
+            }
         }
         return new SeedResult(seed, metrics, quality / n, clock.Elapsed, plantedText);
+    }
+
+    /// <summary>
+    /// Binary: (log-likelihood of the given mask under the out-of-sample probabilities - its expectation under them) / its
+    /// standard deviation under them, treating pixels as independent: how far the labels fit worse than the model's own
+    /// uncertainty allows (a hard image has a low expected likelihood, which softmin does not allow for).
+    /// </summary>
+    private static double LikelihoodZ(IReadOnlyList<byte> given, IReadOnlyList<float> p, byte background)
+    {
+        double observed = 0, expected = 0, variance = 0;
+        for (int i = 0; i < given.Count; i++)
+        {
+            if (given[i] == MLNet.NoisySeg.Core.MaskConventions.IgnoreIndex) continue;
+            double q = Math.Clamp(p[i], 1e-6, 1 - 1e-6), l1 = Math.Log(q), l0 = Math.Log(1 - q);
+            observed += given[i] != background ? l1 : l0;
+            expected += q * l1 + (1 - q) * l0;
+            variance += q * (1 - q) * (l1 - l0) * (l1 - l0);
+        }
+        return variance > 0 ? (observed - expected) / Math.Sqrt(variance) : 0;
     }
 
     /// <summary>Binary: minus the absolute log ratio of the given and decoded foreground shares (counts + 1) and the Dice of the two masks.</summary>

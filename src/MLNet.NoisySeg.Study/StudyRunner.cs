@@ -348,10 +348,4 @@ public sealed class StudyRunner
     }
 
     private sealed record StudyData(StudyDatasetOptions Options, IReadOnlyList<SegmentationItem> Train, IReadOnlyList<SegmentationItem> Validation, IReadOnlyList<SegmentationItem> Test);
-
-    /// <summary>IProgress that reports synchronously on the caller's thread (Progress&lt;T&gt; posts to the thread pool).</summary>
-    private sealed class SyncProgress<T>(Action<T> action) : IProgress<T>
-    {
-        public void Report(T value) => action(value);
-    }
 }

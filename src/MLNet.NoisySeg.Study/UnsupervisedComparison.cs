@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using MLNet.NoisySeg.Core;
 using Microsoft.ML;
 using MLNet.NoisySeg.Data;
 using MLNet.NoisySeg.Decoding;
@@ -309,11 +310,6 @@ public static class UnsupervisedComparison
     {
         foreach (var m in maps)
             for (int j = 0; j < m.Length; j++) m[j] = 1f - m[j];
-    }
-
-    private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
     }
 
     private static UnsupervisedMethodResult Summarise(string name, IReadOnlyList<BinarySegmentationMetrics> rows, double seconds, string notes)

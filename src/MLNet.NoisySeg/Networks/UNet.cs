@@ -231,11 +231,21 @@ public sealed class UNet : Module<Tensor, Tensor>
         long padH = (m - h % m) % m, padW = (m - w % m) % m;
         if (padH == 0 && padW == 0) return forward(input);
 
-        PaddingModes mode = padding == UNetPadding.Zero ? PaddingModes.Constant
-            : (padH < h && padW < w ? PaddingModes.Reflect : PaddingModes.Replicate);
-        using Tensor padded = nn.functional.pad(input, new long[] { 0, padW, 0, padH }, mode, 0.0);
+        using Tensor padded = PadBottomRight(input, padH, padW, padding);
         using Tensor logits = forward(padded);
         return logits[TensorIndex.Ellipsis, TensorIndex.Slice(0, h), TensorIndex.Slice(0, w)].contiguous();
+    }
+
+    /// <summary>
+    /// Pads <paramref name="input"/> [N, C, H, W] by <paramref name="padH"/> rows at the bottom and <paramref name="padW"/>
+    /// columns on the right: zeros, or a reflection (a replication when the padding is not smaller than the image).
+    /// </summary>
+    internal static Tensor PadBottomRight(Tensor input, long padH, long padW, UNetPadding padding)
+    {
+        long h = input.shape[2], w = input.shape[3];
+        PaddingModes mode = padding == UNetPadding.Zero ? PaddingModes.Constant
+            : (padH < h && padW < w ? PaddingModes.Reflect : PaddingModes.Replicate);
+        return nn.functional.pad(input, new long[] { 0, padW, 0, padH }, mode, 0.0);
     }
 
     private void CheckInput(Tensor input, bool requireMultiple)

@@ -216,22 +216,6 @@ internal sealed record MaskConversionState(ImageInputState Image, MaskEncoding E
         return Finish(Encode(m, full), m.Height, m.Width);
     }
 
-    public byte[] FromImage(MLImage? image, string row)
-    {
-        if (image is null) throw new InvalidOperationException($"{row}: the mask image is missing (null MLImage).");
-        bool bgra = image.PixelFormat == MLPixelFormat.Bgra32;
-        var px = image.Pixels;
-        int n = image.Width * image.Height;
-        var rgb = new byte[3 * n];
-        for (int i = 0; i < n; i++)
-        {
-            rgb[3 * i] = px[4 * i + (bgra ? 2 : 0)];
-            rgb[3 * i + 1] = px[4 * i + 1];
-            rgb[3 * i + 2] = px[4 * i + (bgra ? 0 : 2)];
-        }
-        return Finish(Encode(new MaskSamples(image.Width, image.Height, false, 8, rgb, null), row), image.Height, image.Width);
-    }
-
     public byte[] FromVector(ReadOnlySpan<float> values, string row)
     {
         int c = Image.InChannels, h = Image.InHeight, w = Image.InWidth, n = h * w;

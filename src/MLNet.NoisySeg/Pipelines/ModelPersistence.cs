@@ -1,5 +1,7 @@
 using System.IO.Compression;
+using System.Reflection;
 using Microsoft.ML;
+using Microsoft.ML.Transforms;
 using MLNet.NoisySeg.Core;
 using MLNet.NoisySeg.Data;
 
@@ -13,9 +15,10 @@ namespace MLNet.NoisySeg.Pipelines;
 /// </summary>
 internal static class ModelPersistence
 {
-    /// <summary>The contract names of this library's components stored in model zips.</summary>
-    private static readonly string[] Contracts =
-        [StateKeyFactory.ContractName, SegmentationFactory.ContractName, LabelNoiseFactory.ContractName, MetaStructureFactory.ContractName, ThresholdFactory.ContractName];
+    /// <summary>The contract names of this library's components stored in model zips: every CustomMapping factory it defines.</summary>
+    private static readonly HashSet<string> Contracts = typeof(ModelPersistence).Assembly.GetTypes()
+        .Select(t => t.GetCustomAttribute<CustomMappingFactoryAttributeAttribute>(inherit: false)?.ContractName)
+        .OfType<string>().ToHashSet(StringComparer.Ordinal);
 
     /// <summary>
     /// Lets <paramref name="save"/> write the model into a temporary file in the folder of <paramref name="filePath"/>,
@@ -111,7 +114,7 @@ internal static class ModelPersistence
         }
         catch (Exception e) when (!guarded.Failed && MissingComponent(e) is { } contract)
         {
-            throw new InvalidOperationException(Contracts.Contains(contract, StringComparer.Ordinal)
+            throw new InvalidOperationException(Contracts.Contains(contract)
                 ? $"{source} holds the NoisySeg component '{contract}', which ML.NET finds only in registered assemblies: call mlContext.RegisterNoisySeg() before loading."
                 : $"{source} names the component '{contract}', which ML.NET did not find: register the assembly that defines it (mlContext.ComponentCatalog.RegisterAssembly) before loading. " +
                   "If no such component exists, the file was modified after it was saved.", e);

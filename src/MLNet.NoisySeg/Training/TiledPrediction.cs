@@ -143,12 +143,7 @@ internal static class TiledPrediction
 
     /// <summary>Right/bottom padding as <see cref="UNet.PredictLogits(Tensor, UNetPadding)"/> pads (so tiles see what the whole image sees).</summary>
     private static Tensor Pad(Tensor x, int padH, int padW, UNetPadding padding)
-    {
-        if (padH == 0 && padW == 0) return x;
-        long h = x.shape[2], w = x.shape[3];
-        var mode = padding == UNetPadding.Zero ? PaddingModes.Constant : (padH < h && padW < w ? PaddingModes.Reflect : PaddingModes.Replicate);
-        return nn.functional.pad(x, new long[] { 0, padW, 0, padH }, mode, 0.0);
-    }
+        => padH == 0 && padW == 0 ? x : UNet.PadBottomRight(x, padH, padW, padding);
 
     /// <summary>A <see cref="Dihedral"/> transform of a batch [N, C, H, W]: flip left-right when k &gt;= 4, then rotate (k mod 4) x 90 degrees counter-clockwise.</summary>
     internal static Tensor Apply(Tensor x, Dihedral transform)

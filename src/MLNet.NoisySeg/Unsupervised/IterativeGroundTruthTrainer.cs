@@ -601,10 +601,4 @@ public static class IterativeGroundTruthTrainer
 
         public string Text => string.Join(" ", _lines);
     }
-
-    /// <summary>Reports synchronously on the calling thread (Progress&lt;T&gt; would post to the thread pool).</summary>
-    private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
-    {
-        public void Report(T value) => report(value);
-    }
 }

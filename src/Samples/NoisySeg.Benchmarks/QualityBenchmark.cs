@@ -260,9 +260,8 @@ internal static class QualityBenchmark
         // meta-structure there is (one density per image). Lower = more suspicious.
         if (data.ClassCount == 2)
         {
-            var area = new double[n];
-            var dice = new double[n];
-            for (int i = 0; i < n; i++) (area[i], dice[i]) = WholeImage(images[i].Mask, decoded[i], data.Background);
+            var area = Enumerable.Range(0, n).Select(i => ShareRatio(images[i].Mask, decoded[i], data.Background)).ToArray();
+            var dice = Enumerable.Range(0, n).Select(i => Agreement(decoded[i], images[i].Mask, data.ClassCount)).ToArray();
             void Add(string name, double[] score)
             {
                 metrics[$"variant {name} auroc"] = IssueDetectionMetrics.Auroc(score, hasIssue);
@@ -287,12 +286,12 @@ internal static class QualityBenchmark
     /// standard deviation under them, treating pixels as independent: how far the labels fit worse than the model's own
     /// uncertainty allows (a hard image has a low expected likelihood, which softmin does not allow for).
     /// </summary>
-    private static double LikelihoodZ(IReadOnlyList<byte> given, IReadOnlyList<float> p, byte background)
+    private static double LikelihoodZ(ReadOnlySpan<byte> given, ReadOnlySpan<float> p, byte background)
     {
         double observed = 0, expected = 0, variance = 0;
-        for (int i = 0; i < given.Count; i++)
+        for (int i = 0; i < given.Length; i++)
         {
-            if (given[i] == MLNet.NoisySeg.Core.MaskConventions.IgnoreIndex) continue;
+            if (given[i] == MaskConventions.IgnoreIndex) continue;
             double q = Math.Clamp(p[i], 1e-6, 1 - 1e-6), l1 = Math.Log(q), l0 = Math.Log(1 - q);
             observed += given[i] != background ? l1 : l0;
             expected += q * l1 + (1 - q) * l0;
@@ -301,22 +300,18 @@ internal static class QualityBenchmark
         return variance > 0 ? (observed - expected) / Math.Sqrt(variance) : 0;
     }
 
-    /// <summary>Binary: minus the absolute log ratio of the given and decoded foreground shares (counts + 1) and the Dice of the two masks.</summary>
-    private static (double ShareRatio, double Dice) WholeImage(byte[] given, byte[] decoded, byte background)
+    /// <summary>Binary: minus the absolute log ratio of the given and decoded foreground shares (counts + 1; NaN when every pixel is ignored).</summary>
+    private static double ShareRatio(byte[] given, byte[] decoded, byte background)
     {
-        long g = 0, d = 0, both = 0, scored = 0;
+        long g = 0, d = 0, scored = 0;
         for (int i = 0; i < given.Length; i++)
         {
-            if (given[i] == MLNet.NoisySeg.Core.MaskConventions.IgnoreIndex) continue;
+            if (given[i] == MaskConventions.IgnoreIndex) continue;
             scored++;
-            bool gf = given[i] != background, df = decoded[i] != background;
-            if (gf) g++;
-            if (df) d++;
-            if (gf && df) both++;
+            if (given[i] != background) g++;
+            if (decoded[i] != background) d++;
         }
-        double ratio = -Math.Abs(Math.Log((g + 1.0) / (d + 1.0)));
-        double dice = g + d == 0 ? 1 : 2.0 * both / (g + d);
-        return (scored == 0 ? double.NaN : ratio, dice);
+        return scored == 0 ? double.NaN : -Math.Abs(Math.Log((g + 1.0) / (d + 1.0)));
     }
 
     /// <summary>Per image, the mean of its ranks under two scores (1 = lowest; ties share their mean rank).</summary>

@@ -12,7 +12,7 @@ namespace MLNet.NoisySeg.Tests.Torch;
 /// TorchSharp 0.107 frees the scalars it creates implicitly in their finalizer, without keeping them alive across the
 /// native call that reads them, so a garbage collection started by another thread can free one while libtorch reads it
 /// (see <see cref="LiveScalars"/>). These tests run library work against a thread that allocates and collects
-/// without pause, which makes that race possible on every native call, and require the results to be identical to the
+/// continually, which makes that race possible on every native call, and require the results to be identical to the
 /// same work without the pressure. The race itself is timing-dependent (a loop of TorchSharp's implicit
 /// <c>add_(1)</c> under this pressure failed after 3-20 s on an idle machine, not within 2 minutes inside the busy test
 /// run), so it is shown by <c>NoisySeg.Benchmarks scalar-race</c>; <see cref="ImplicitScalarAuditTests"/> is the
@@ -50,7 +50,7 @@ public sealed class ScalarLifetimeTests
     }
 
     [TestMethod]
-    public void LiveScalars_SurviveTheSamePressure()
+    public void LiveScalars_CountEveryCall_UnderGcPressure()
     {
         TorchRuntime.Initialize();
         using var integer = torch.tensor(0L);

@@ -13,6 +13,13 @@ public static class LabelQualityColumnNames
     /// <summary>Per-class meta-structure scores (<c>Vector&lt;Double, C&gt;</c>).</summary>
     public const string ClassMetaStructureScores = "ClassMetaStructureScores";
 
+    /// <summary>Contradiction-outlier score of the image (<c>Double</c>) [ours]: Φ(-z) of the largest robust z over the
+    /// classes' surplus and deficit of confidently contradicted labels, against the data set's spread.</summary>
+    public const string ContradictionOutlierScore = "ContradictionOutlierScore";
+
+    /// <summary>The z behind <see cref="ContradictionOutlierScore"/> (<c>Double</c>; higher = more suspicious).</summary>
+    public const string ContradictionZ = "ContradictionZ";
+
     /// <summary>cleanlab's softmin image score of the per-pixel self-confidence (<c>Double</c>) [baseline].</summary>
     public const string SoftminScore = "SoftminScore";
 

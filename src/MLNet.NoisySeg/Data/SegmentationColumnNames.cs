@@ -34,6 +34,9 @@ public static class SegmentationColumnNames
     /// <summary>Network output <c>Vector&lt;Single, K, H, W&gt;</c> (K = 1 for binary: the foreground probability).</summary>
     public const string Probability = "Probability";
 
+    /// <summary>The fold of a cross-fitted row (<c>Int32</c>): which of the k models predicted it (<c>CrossFittedSegmentation.ToDataView</c>).</summary>
+    public const string Fold = "Fold";
+
     /// <summary>Decoded (predicted) mask <c>Vector&lt;Byte, H, W&gt;</c>.</summary>
     public const string PredictedMask = "PredictedMask";
 }

@@ -310,7 +310,7 @@ public sealed class CrossFittedSegmentation : IDisposable
         [ColumnName(SegmentationColumnNames.Name)] public string Name { get; set; } = "";
         [ColumnName(SegmentationColumnNames.Image)] public float[] Image { get; set; } = [];
         [ColumnName(SegmentationColumnNames.Mask)] public byte[] Mask { get; set; } = [];
-        public int Fold { get; set; }
+        [ColumnName(SegmentationColumnNames.Fold)] public int Fold { get; set; }
         [ColumnName(SegmentationColumnNames.Probability)] public float[] Probability { get; set; } = [];
     }
 }

@@ -13,16 +13,23 @@ public static class LabelQualityCatalog
 {
     /// <summary>
     /// Scores the given masks against out-of-sample probabilities: cleanlab's softmin score (baseline), the noise-aware
-    /// meta-structure score per image and per class, issue counts and flagged-pixel masks (<see cref="LabelQualityColumnNames"/>).
-    /// Lower scores = more suspicious. Default scoring options; binary outputs are decoded label-free.
+    /// meta-structure score per image and per class, the contradiction-outlier score, issue counts and flagged-pixel
+    /// masks (<see cref="LabelQualityColumnNames"/>). Lower scores = more suspicious. Default scoring options; binary
+    /// outputs are decoded label-free.
     /// </summary>
     /// <param name="catalog">The transforms catalog.</param>
     /// <param name="maskColumnName">The given mask column <c>[H, W]</c>.</param>
     /// <param name="probabilityColumnName">Out-of-sample probabilities <c>[K, H, W]</c> (K = 1 for a binary sigmoid).</param>
     /// <param name="classCount">Number of classes of the masks (2 = binary).</param>
+    /// <param name="foldColumnName">The <c>Int32</c> column naming the cross-fitted model of each row (e.g.
+    /// <see cref="SegmentationColumnNames.Fold"/> of <see cref="CrossFittedSegmentation.ToDataView"/>), or null: see
+    /// <see cref="LabelQualityScoringOptions.FoldColumnName"/>.</param>
     public static LabelQualityEstimator ScoreLabelQuality(this TransformsCatalog catalog, string maskColumnName = SegmentationColumnNames.Mask,
-        string probabilityColumnName = SegmentationColumnNames.Probability, int classCount = 2)
-        => new(catalog, new LabelQualityScoringOptions { MaskColumnName = maskColumnName, ProbabilityColumnName = probabilityColumnName, ClassCount = classCount });
+        string probabilityColumnName = SegmentationColumnNames.Probability, int classCount = 2, string? foldColumnName = null)
+        => new(catalog, new LabelQualityScoringOptions
+        {
+            MaskColumnName = maskColumnName, ProbabilityColumnName = probabilityColumnName, ClassCount = classCount, FoldColumnName = foldColumnName,
+        });
 
     /// <summary>Scores label quality with full options (<see cref="LabelQualityScoringOptions.Quality"/> wraps <c>LabelQualityOptions</c>).</summary>
     /// <param name="catalog">The transforms catalog.</param>

@@ -22,6 +22,14 @@ public sealed record LabelQualityScoringOptions
     /// </summary>
     public string ProbabilityColumnName { get; init; } = SegmentationColumnNames.Probability;
 
+    /// <summary>
+    /// Optional <c>Int32</c> column naming the cross-fitted model (fold) that produced each row's probabilities, e.g.
+    /// <see cref="SegmentationColumnNames.Fold"/> of <see cref="CrossFittedSegmentation.ToDataView"/>. With it, the
+    /// contradiction-outlier score judges each row with its own model's confident thresholds (k networks are calibrated k
+    /// ways); without it, with the data set's. Default null.
+    /// </summary>
+    public string? FoldColumnName { get; init; }
+
     /// <summary>Number of classes C of the masks (2 = binary). Default 2.</summary>
     public int ClassCount { get; init; } = 2;
 
@@ -38,6 +46,7 @@ public sealed record LabelQualityScoringOptions
     public void Validate()
     {
         OptionChecks.Columns((MaskColumnName, nameof(MaskColumnName)), (ProbabilityColumnName, nameof(ProbabilityColumnName)));
+        if (FoldColumnName is not null) OptionChecks.Columns((FoldColumnName, nameof(FoldColumnName)));
         if (ClassCount is < 2 or > MaskConventions.MaxClassCount)
             throw new ArgumentOutOfRangeException(nameof(ClassCount), ClassCount, $"ClassCount must be in [2, {MaskConventions.MaxClassCount}].");
         ArgumentNullException.ThrowIfNull(Quality, nameof(Quality));
@@ -48,11 +57,13 @@ public sealed record LabelQualityScoringOptions
 
 /// <summary>
 /// Estimator of the label-quality transform (issue 15): given masks and a model's out-of-sample probabilities, it
-/// fits the data-set statistics in one pass over the rows (<see cref="LabelQualityFitter"/>: confident thresholds, Q̂,
-/// the confident-learning cut-off) — when the binary decoding rule is label-free, three passes first estimate it
+/// fits the data-set statistics in one pass over the rows (<see cref="LabelQualityFitter"/>: confident thresholds, per
+/// fold too, Q̂, the confident-learning cut-off) and calibrates the contradiction-outlier score in a second
+/// (<see cref="LabelQualityCalibrator"/>) — when the binary decoding rule is label-free, three passes first estimate it
 /// (<see cref="LabelFreeDecoder.EstimateBinary(IReadOnlyList{float[]}, NoiseTransitionMatrix?, int)"/>, one image in
 /// memory at a time) — and the fitted transform scores every row: cleanlab's softmin score (baseline), the
-/// meta-structure score per image and per class, issue counts and the pixel columns (<see cref="LabelQualityColumnNames"/>).
+/// meta-structure score per image and per class, the contradiction-outlier score, issue counts and the pixel columns
+/// (<see cref="LabelQualityColumnNames"/>).
 /// The fitted state persists in ordinary model zips. Cache the input (<c>mlContext.Data.Cache</c>) when producing it is expensive.
 /// </summary>
 public sealed class LabelQualityEstimator : NoisySegEstimator<LabelQualityTransformer>
@@ -75,6 +86,24 @@ public sealed class LabelQualityEstimator : NoisySegEstimator<LabelQualityTransf
         new(_options.ProbabilityColumnName, NumberDataViewType.Single, "probability",
             " Score out-of-sample probabilities, e.g. mlContext.Segmentation().CrossFitProbabilities(...).ToDataView(mlContext)."),
     ];
+
+    /// <summary>Checks the optional fold column: present and a scalar Int32.</summary>
+    private DataViewSchema.Column? FoldColumn(DataViewSchema schema)
+    {
+        if (_options.FoldColumnName is not { } name) return null;
+        var column = schema.GetColumnOrNull(name)
+            ?? throw new ArgumentException($"The fold column '{name}' (FoldColumnName) was not found.", "input");
+        if (column.Type != NumberDataViewType.Int32)
+            throw new ArgumentException($"The fold column '{name}' (FoldColumnName) has type {column.Type}; expected a scalar Int32 (the fold index).", "input");
+        return column;
+    }
+
+    private protected override MappingPlan SchemaPlan(SchemaShape inputSchema)
+    {
+        if (_options.FoldColumnName is { } name && !inputSchema.Any(c => c.Name == name && c.Kind == SchemaShape.Column.VectorKind.Scalar && c.ItemType == NumberDataViewType.Int32))
+            throw new ArgumentException($"The fold column '{name}' (FoldColumnName) was not found or is not a scalar Int32.", nameof(inputSchema));
+        return SchemaPlan();
+    }
 
     private protected override (MappingPlan Plan, Func<ITransformer, LabelQualityTransformer> Wrap) FitPlan(IDataView input)
     {
@@ -103,35 +132,56 @@ public sealed class LabelQualityEstimator : NoisySegEstimator<LabelQualityTransf
             }
             else rule = DecodingRule.Argmax;
         }
+        var foldColumn = FoldColumn(input.Schema);
         var fitter = new LabelQualityFitter(k, rule, quality, estimate);
-        using (var cursor = input.GetRowCursor([maskColumn, probabilityColumn]))
-        {
-            var getMask = cursor.GetGetter<VBuffer<byte>>(maskColumn);
-            var getProbability = cursor.GetGetter<VBuffer<float>>(probabilityColumn);
-            VBuffer<byte> mb = default;
-            VBuffer<float> pb = default;
-            var mask = new byte[n];
-            var probability = new float[k * n];
-            long row = 0;
-            while (cursor.MoveNext())
-            {
-                getMask(ref mb);
-                getProbability(ref pb);
-                if (mb.Length != n) throw new ArgumentException($"Row {row} of '{o.MaskColumnName}' has {mb.Length} values; expected {h}x{w}.", nameof(input));
-                if (pb.Length != k * n) throw new ArgumentException($"Row {row} of '{o.ProbabilityColumnName}' has {pb.Length} values; expected {k}x{h}x{w}.", nameof(input));
-                mb.CopyTo(mask);
-                pb.CopyTo(probability);
-                try { fitter.Add(mask, probability, w, h); }
-                catch (ArgumentException e) { throw new ArgumentException($"Row {row}: {e.Message}", nameof(input), e); }
-                row++;
-            }
-        }
+        ReadRows(input, maskColumn, probabilityColumn, foldColumn, h, w, k, fitter.Add);
         if (fitter.ImageCount == 0) throw new ArgumentException("The input has no rows; nothing to fit.", nameof(input));
-        var model = fitter.Complete();
+        var calibrator = new LabelQualityCalibrator(fitter.Complete());
+        ReadRows(input, maskColumn, probabilityColumn, foldColumn, h, w, k, calibrator.Add);
+        var model = calibrator.Complete();
         var state = new LabelQualityState(LabelQualityState.KindName, h, w, k, c, model.ToBytes());
         var blob = StateBlob.Create(JsonSerializer.SerializeToUtf8Bytes(state));
         var loaded = new LabelQualityFactory.Loaded(state, model);
         return (Plan(blob, state), chain => new LabelQualityTransformer(chain, blob, loaded));
+    }
+
+    private delegate void RowSink(ReadOnlySpan<byte> mask, ReadOnlySpan<float> probabilities, int width, int height, int? fold);
+
+    /// <summary>One pass over the rows, checked, handed to a fitting pass.</summary>
+    private void ReadRows(IDataView input, DataViewSchema.Column maskColumn, DataViewSchema.Column probabilityColumn, DataViewSchema.Column? foldColumn,
+        int h, int w, int k, RowSink sink)
+    {
+        var o = _options;
+        int n = h * w;
+        using var cursor = foldColumn is { } fc ? input.GetRowCursor([maskColumn, probabilityColumn, fc]) : input.GetRowCursor([maskColumn, probabilityColumn]);
+        var getMask = cursor.GetGetter<VBuffer<byte>>(maskColumn);
+        var getProbability = cursor.GetGetter<VBuffer<float>>(probabilityColumn);
+        var getFold = foldColumn is { } f ? cursor.GetGetter<int>(f) : null;
+        VBuffer<byte> mb = default;
+        VBuffer<float> pb = default;
+        var mask = new byte[n];
+        var probability = new float[k * n];
+        long row = 0;
+        while (cursor.MoveNext())
+        {
+            getMask(ref mb);
+            getProbability(ref pb);
+            if (mb.Length != n) throw new ArgumentException($"Row {row} of '{o.MaskColumnName}' has {mb.Length} values; expected {h}x{w}.", nameof(input));
+            if (pb.Length != k * n) throw new ArgumentException($"Row {row} of '{o.ProbabilityColumnName}' has {pb.Length} values; expected {k}x{h}x{w}.", nameof(input));
+            int? fold = null;
+            if (getFold is not null)
+            {
+                int value = 0;
+                getFold(ref value);
+                if (value < 0) throw new ArgumentException($"Row {row} of '{o.FoldColumnName}' (FoldColumnName) is {value}; a fold index is at least 0.", nameof(input));
+                fold = value;
+            }
+            mb.CopyTo(mask);
+            pb.CopyTo(probability);
+            try { sink(mask, probability, w, h, fold); }
+            catch (ArgumentException e) { throw new ArgumentException($"Row {row}: {e.Message}", nameof(input), e); }
+            row++;
+        }
     }
 
     private protected override MappingPlan SchemaPlan()
@@ -146,9 +196,10 @@ public sealed class LabelQualityEstimator : NoisySegEstimator<LabelQualityTransf
         int h = state.Height, w = state.Width;
         var mask = SchemaChecks.MaskType(h, w);
         var map = SchemaChecks.ShapedType(NumberDataViewType.Single, h, w);
-        return LabelQualityFactory.Plan(blob,
-            [(_options.MaskColumnName, LabelQualityFactory.MaskColumn), (_options.ProbabilityColumnName, LabelQualityFactory.ProbabilityColumn)],
+        (string, string, DataViewType?)[] outputs =
             [
+                (LabelQualityFactory.ContradictionColumn, p + LabelQualityColumnNames.ContradictionOutlierScore, null),
+                (LabelQualityFactory.ContradictionZColumn, p + LabelQualityColumnNames.ContradictionZ, null),
                 (LabelQualityFactory.MetaColumn, p + LabelQualityColumnNames.MetaStructureScore, null),
                 (LabelQualityFactory.ClassColumn, p + LabelQualityColumnNames.ClassMetaStructureScores, new VectorDataViewType(NumberDataViewType.Double, state.ClassCount)),
                 (LabelQualityFactory.SoftminColumn, p + LabelQualityColumnNames.SoftminScore, null),
@@ -159,7 +210,12 @@ public sealed class LabelQualityEstimator : NoisySegEstimator<LabelQualityTransf
                 (LabelQualityFactory.DecodedColumn, p + LabelQualityColumnNames.DecodedMask, mask),
                 (LabelQualityFactory.SelfConfidenceColumn, p + LabelQualityColumnNames.SelfConfidence, map),
                 (LabelQualityFactory.ExcessColumn, p + LabelQualityColumnNames.StructuralExcess, map),
-            ]);
+            ];
+        (string, string)[] inputs = [(_options.MaskColumnName, LabelQualityFactory.MaskColumn), (_options.ProbabilityColumnName, LabelQualityFactory.ProbabilityColumn)];
+        // With a fold column the rows go through the mapping that reads it (its own contract); the scoring is the same.
+        return _options.FoldColumnName is { } fold
+            ? LabelQualityFoldFactory.Plan(blob, [.. inputs, (fold, LabelQualityFoldFactory.FoldColumn)], outputs)
+            : LabelQualityFactory.Plan(blob, inputs, outputs);
     }
 
     /// <summary>K from a probability column's shape: <c>[K, H, W]</c>, <c>[H, W]</c>, or its size; 0 when unknown.</summary>
@@ -265,6 +321,8 @@ internal sealed class LabelQualityFactory : StateMappingFactory<LabelQualityFact
     public const string ContractName = "NoisySeg.LabelQuality.v1";
     internal const string MaskColumn = "__NoisySeg_LQ_Mask";
     internal const string ProbabilityColumn = "__NoisySeg_LQ_Probability";
+    internal const string ContradictionColumn = "__NoisySeg_LQ_Contradiction";
+    internal const string ContradictionZColumn = "__NoisySeg_LQ_ContradictionZ";
     internal const string MetaColumn = "__NoisySeg_LQ_Meta";
     internal const string ClassColumn = "__NoisySeg_LQ_ClassMeta";
     internal const string SoftminColumn = "__NoisySeg_LQ_Softmin";
@@ -281,7 +339,10 @@ internal sealed class LabelQualityFactory : StateMappingFactory<LabelQualityFact
 
     protected override string Contract => ContractName;
 
-    protected override Loaded Decode(byte[] payload)
+    protected override Loaded Decode(byte[] payload) => DecodeState(payload);
+
+    /// <summary>Decodes a verified state payload (shared with <see cref="LabelQualityFoldFactory"/>).</summary>
+    internal static Loaded DecodeState(byte[] payload)
     {
         LabelQualityState state;
         try
@@ -299,14 +360,20 @@ internal sealed class LabelQualityFactory : StateMappingFactory<LabelQualityFact
     internal static Loaded? TryLoad(byte[] blob)
         => StateBlob.Payload(blob).StartsWith("{\"Kind\":\"NoisySeg.LabelQuality\""u8) ? Get(blob) : null;
 
-    protected override void Map(Input input, Output output, Loaded loaded)
+    protected override void Map(Input input, Output output, Loaded loaded) => MapRow(input.Mask, input.Probability, null, output, loaded);
+
+    /// <summary>Scores one row (shared with <see cref="LabelQualityFoldFactory"/>).</summary>
+    internal static void MapRow(byte[] mask, float[] probability, int? fold, Output output, Loaded loaded)
     {
         var s = loaded.State;
         var model = loaded.Model ?? throw new InvalidOperationException("The label-quality transform was not fitted.");
-        SchemaChecks.RequireFittedSize(input.Mask.Length, 1, s.Height, s.Width, "Mask", "label-quality transform");
-        if (input.Probability.Length != (long)s.Planes * s.Height * s.Width)
-            throw new InvalidOperationException($"Probability has {input.Probability.Length} values; the label-quality transform was fitted on {s.Planes}x{s.Height}x{s.Width} probabilities.");
-        var q = model.Score(input.Mask, input.Probability, s.Width, s.Height);
+        SchemaChecks.RequireFittedSize(mask.Length, 1, s.Height, s.Width, "Mask", "label-quality transform");
+        if (probability.Length != (long)s.Planes * s.Height * s.Width)
+            throw new InvalidOperationException($"Probability has {probability.Length} values; the label-quality transform was fitted on {s.Planes}x{s.Height}x{s.Width} probabilities.");
+        if (fold is < 0) throw new InvalidOperationException($"The fold column holds {fold}; a fold index is at least 0.");
+        var q = model.Score(mask, probability, s.Width, s.Height, null, -1, fold);
+        output.ContradictionOutlierScore = q.ContradictionOutlierScore;
+        output.ContradictionZ = q.ContradictionZ;
         output.MetaStructureScore = q.MetaStructureScore;
         output.ClassScores = q.ClassMetaStructureScores.ToArray();
         output.SoftminScore = q.SoftminScore;
@@ -328,6 +395,8 @@ internal sealed class LabelQualityFactory : StateMappingFactory<LabelQualityFact
 
     internal sealed class Output
     {
+        [ColumnName(ContradictionColumn)] public double ContradictionOutlierScore { get; set; }
+        [ColumnName(ContradictionZColumn)] public double ContradictionZ { get; set; }
         [ColumnName(MetaColumn)] public double MetaStructureScore { get; set; }
         [ColumnName(ClassColumn), VectorType] public double[] ClassScores { get; set; } = [];
         [ColumnName(SoftminColumn)] public double SoftminScore { get; set; }
@@ -338,6 +407,29 @@ internal sealed class LabelQualityFactory : StateMappingFactory<LabelQualityFact
         [ColumnName(DecodedColumn), VectorType] public byte[] DecodedMask { get; set; } = [];
         [ColumnName(SelfConfidenceColumn), VectorType] public float[] SelfConfidence { get; set; } = [];
         [ColumnName(ExcessColumn), VectorType] public float[] StructuralExcess { get; set; } = [];
+    }
+}
+
+/// <summary>The label-quality mapping for inputs with a fold column (<see cref="LabelQualityScoringOptions.FoldColumnName"/>): same state and scoring, one more input.</summary>
+[CustomMappingFactoryAttribute(ContractName)]
+internal sealed class LabelQualityFoldFactory : StateMappingFactory<LabelQualityFoldFactory, LabelQualityFoldFactory.Input, LabelQualityFactory.Output, LabelQualityFactory.Loaded>
+{
+    public const string ContractName = "NoisySeg.LabelQuality.Folds.v1";
+    internal const string FoldColumn = "__NoisySeg_LQ_Fold";
+
+    protected override string Contract => ContractName;
+
+    protected override LabelQualityFactory.Loaded Decode(byte[] payload) => LabelQualityFactory.DecodeState(payload);
+
+    protected override void Map(Input input, LabelQualityFactory.Output output, LabelQualityFactory.Loaded loaded)
+        => LabelQualityFactory.MapRow(input.Mask, input.Probability, input.Fold, output, loaded);
+
+    internal sealed class Input : IStateRow
+    {
+        [ColumnName(LabelQualityFactory.MaskColumn), VectorType] public byte[] Mask { get; set; } = [];
+        [ColumnName(LabelQualityFactory.ProbabilityColumn), VectorType] public float[] Probability { get; set; } = [];
+        [ColumnName(FoldColumn)] public int Fold { get; set; }
+        [ColumnName(StatefulMapping.StateColumn), VectorType] public byte[] State { get; set; } = [];
     }
 }
 

@@ -11,6 +11,9 @@ public enum LabelQualityScoreKind
 
     /// <summary>One minus the fraction of scored pixels flagged by confident learning (<see cref="ImageLabelQuality.ConfidentIssueCount"/>).</summary>
     ConfidentIssues = 2,
+
+    /// <summary>The contradiction-outlier score (<see cref="ImageLabelQuality.ContradictionOutlierScore"/>) [ours].</summary>
+    ContradictionOutlier = 3,
 }
 
 /// <summary>
@@ -21,12 +24,23 @@ public enum LabelQualityScoreKind
 /// false; the arrays belong to this object. Issue masks hold 1 (flagged), 0, or 255 at ignore pixels.</remarks>
 public sealed class ImageLabelQuality
 {
-    internal ImageLabelQuality(string? id, int index, int width, int height, double softmin, MetaStructureScoreResult meta,
-        long scored, long ignored, long disagreements, long confidentIssues,
+    internal ImageLabelQuality(string? id, int index, int? fold, int width, int height, double softmin, MetaStructureScoreResult meta,
+        long scored, long ignored, long disagreements, long confidentIssues, double[] contradiction, double contradictionZ, int contradictionStatistic,
         float[]? selfConfidence, byte[]? decoded, byte[]? confidentMask, byte[]? structuralMask, float[]? excess)
     {
         Id = id;
         Index = index;
+        Fold = fold;
+        int c = contradiction.Length / 2;
+        var surplus = new double[c];
+        var deficit = new double[c];
+        for (int m = 0; m < c; m++) { surplus[m] = contradiction[2 * m]; deficit[m] = contradiction[2 * m + 1]; }
+        ClassSurplus = Array.AsReadOnly(surplus);
+        ClassDeficit = Array.AsReadOnly(deficit);
+        ContradictionZ = contradictionZ;
+        ContradictionClass = contradictionStatistic < 0 ? -1 : contradictionStatistic / 2;
+        ContradictionDirection = contradictionStatistic < 0 ? ContradictionDirection.None
+            : contradictionStatistic % 2 == 0 ? ContradictionDirection.Surplus : ContradictionDirection.Deficit;
         Width = width;
         Height = height;
         SoftminScore = softmin;
@@ -48,6 +62,9 @@ public sealed class ImageLabelQuality
     /// <summary>The image's position in the scored data set (-1 when not given).</summary>
     public int Index { get; }
 
+    /// <summary>The fold whose model predicted the image, as given (null: none).</summary>
+    public int? Fold { get; }
+
     /// <summary>Image width.</summary>
     public int Width { get; }
 
@@ -65,6 +82,31 @@ public sealed class ImageLabelQuality
 
     /// <summary>The meta-structure comparison in full (per-class excess and mass).</summary>
     public MetaStructureScoreResult MetaStructure { get; }
+
+    /// <summary>
+    /// The contradiction-outlier score [ours] (see <see cref="ContradictionCalibration"/>): Φ(-<see cref="ContradictionZ"/>),
+    /// 0.5 for an image as typical as the data set's median, towards 0 when one class is labelled too much or too little
+    /// where the model is confident, far beyond the data set's spread. NaN when the model is not calibrated or the
+    /// image has no scored pixel.
+    /// </summary>
+    public double ContradictionOutlierScore => ContradictionCalibration.ScoreOf(ContradictionZ);
+
+    /// <summary>The largest robust z-score over the classes' surplus and deficit (NaN as the score).</summary>
+    public double ContradictionZ { get; }
+
+    /// <summary>The class whose surplus or deficit gives <see cref="ContradictionZ"/>; -1 when unknown.</summary>
+    public int ContradictionClass { get; }
+
+    /// <summary>Whether <see cref="ContradictionClass"/> is labelled too much (surplus) or too little (deficit) for the model.</summary>
+    public ContradictionDirection ContradictionDirection { get; }
+
+    /// <summary>Per class m: Σ over pixels labelled m of Σ_{j≠m} max(0, p_j - t_j), per scored pixel (labels the model
+    /// confidently contradicts); NaN for the excluded class.</summary>
+    public IReadOnlyList<double> ClassSurplus { get; }
+
+    /// <summary>Per class m: Σ over pixels labelled j ≠ m of max(0, p_m - t_m), per scored pixel (confident m left
+    /// unlabelled); NaN for the excluded class.</summary>
+    public IReadOnlyList<double> ClassDeficit { get; }
 
     /// <summary>Pixels scored (not ignore).</summary>
     public long ScoredPixelCount { get; }
@@ -104,10 +146,19 @@ public sealed class ImageLabelQuality
         LabelQualityScoreKind.MetaStructure => MetaStructureScore,
         LabelQualityScoreKind.Softmin => SoftminScore,
         LabelQualityScoreKind.ConfidentIssues => ScoredPixelCount == 0 ? double.NaN : 1.0 - (double)ConfidentIssueCount / ScoredPixelCount,
+        LabelQualityScoreKind.ContradictionOutlier => ContradictionOutlierScore,
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown score kind."),
     };
 
+    /// <summary>
+    /// The sort key of a ranking by <paramref name="kind"/>, lower = more suspicious: the score itself, except for the
+    /// contradiction outlier, whose key is -<see cref="ContradictionZ"/> (the same order as its score, which reaches 0 in
+    /// double precision beyond z ≈ 38 while z keeps strong outliers apart).
+    /// </summary>
+    /// <param name="kind">Which score.</param>
+    public double GetRankingKey(LabelQualityScoreKind kind) => kind == LabelQualityScoreKind.ContradictionOutlier ? -ContradictionZ : GetScore(kind);
+
     /// <inheritdoc />
     public override string ToString()
-        => FormattableString.Invariant($"{Id ?? Index.ToString(System.Globalization.CultureInfo.InvariantCulture)}: meta-structure {MetaStructureScore:F4}, softmin {SoftminScore:F4}, confident issues {ConfidentIssueCount}, structural issues {StructuralIssueCount}");
+        => FormattableString.Invariant($"{Id ?? Index.ToString(System.Globalization.CultureInfo.InvariantCulture)}: contradiction outlier {ContradictionOutlierScore:F4} (z {ContradictionZ:F2}), meta-structure {MetaStructureScore:F4}, softmin {SoftminScore:F4}, confident issues {ConfidentIssueCount}, structural issues {StructuralIssueCount}");
 }

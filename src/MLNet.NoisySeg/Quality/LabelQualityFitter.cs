@@ -12,6 +12,9 @@ namespace MLNet.NoisySeg.Quality;
 /// issue count. Memory does not grow with the number of images.
 /// </summary>
 /// <remarks>
+/// <para>The contradiction-outlier score also needs the spread of per-image statistics over the data set, which depend on
+/// the thresholds fitted here: a second pass (<see cref="LabelQualityCalibrator"/>) adds it. Until then the model's
+/// <see cref="ImageLabelQuality.ContradictionOutlierScore"/> is NaN.</para>
 /// <para>Use <see cref="LabelQualityModel.Fit"/> when the images are in a list: it also estimates a label-free
 /// decoding rule. Here the rule must be known (e.g. <c>LabelFreeDecoder.EstimateBinary(outputs).ToRule()</c>).</para>
 /// <para>Not thread-safe. Sums are accumulated in the order images are added, in double precision; adding the same
@@ -41,6 +44,7 @@ public sealed class LabelQualityFitter
     private readonly long[]? _selfConfidenceHistogram;
     private readonly long[]?[]? _argmaxHistograms;
     private readonly BinaryLevelEstimate? _estimate;
+    private readonly SortedDictionary<int, (double[] Sum, long[] Count)> _folds = new();
     private long _pixels;
     private int _images;
 
@@ -104,7 +108,20 @@ public sealed class LabelQualityFitter
     /// <param name="height">Image height.</param>
     /// <exception cref="ArgumentException">Sizes disagree, a label is not a class, or a probability is outside [0, 1].</exception>
     public void Add(ReadOnlySpan<byte> mask, ReadOnlySpan<float> probabilities, int width, int height)
+        => Add(mask, probabilities, width, height, null);
+
+    /// <summary>Adds one image's statistics, remembering which cross-fitted model predicted it.</summary>
+    /// <param name="mask">Given labels (width*height): 0..C-1 or the ignore value.</param>
+    /// <param name="probabilities">Out-of-sample planar [K, H, W] probabilities in [0, 1].</param>
+    /// <param name="width">Image width.</param>
+    /// <param name="height">Image height.</param>
+    /// <param name="fold">The fold (model) that predicted the image (<see cref="LabelQualityImage.Fold"/>), or null:
+    /// per-fold confident thresholds are kept for the contradiction-outlier score.</param>
+    /// <exception cref="ArgumentException">Sizes disagree, a label is not a class, or a probability is outside [0, 1].</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="fold"/> is negative.</exception>
+    public void Add(ReadOnlySpan<byte> mask, ReadOnlySpan<float> probabilities, int width, int height, int? fold)
     {
+        if (fold is < 0) throw new ArgumentOutOfRangeException(nameof(fold), fold, "fold must be null or at least 0.");
         Guard.MaskSize(mask.Length, width, height, nameof(mask));
         int n = mask.Length, k = ClassCount, c = LabelClassCount;
         byte[] labels = QualityPixels.NormaliseMask(mask, c, Options.IgnoreIndex, nameof(mask));
@@ -127,6 +144,12 @@ public sealed class LabelQualityFitter
             QualityPixels.Argmax(probabilities, k, arg, max);
         }
         long scored = 0;
+        (double[] Sum, long[] Count)? perFold = null;
+        if (fold is { } f)
+        {
+            if (!_folds.TryGetValue(f, out var entry)) _folds[f] = entry = (new double[c], new long[c]);
+            perFold = entry;
+        }
         for (int i = 0; i < n; i++)
         {
             byte m = labels[i];
@@ -135,6 +158,7 @@ public sealed class LabelQualityFitter
             float s = QualityPixels.Probability(probabilities, k, n, i, m);
             _selfConfidenceSum[m] += s;
             _labelled[m]++;
+            if (perFold is { } pf) { pf.Sum[m] += s; pf.Count[m]++; }
             byte j = decoded[i];
             _confusion[j * c + m]++;
             if (purity[j * n + i] >= InteriorDensity) _interiorConfusion[j * c + m]++;
@@ -166,6 +190,14 @@ public sealed class LabelQualityFitter
         {
             double t = _labelled[m] > 0 ? _selfConfidenceSum[m] / _labelled[m] : 0;
             thresholds[m] = Math.Clamp(t, MinimumThreshold, 1.0);
+        }
+        // Per fold: the same mean over the fold's images; a class the fold never labels takes the data set's threshold.
+        var foldThresholds = new SortedDictionary<int, double[]>();
+        foreach (var (fold, (sum, count)) in _folds)
+        {
+            var t = new double[c];
+            for (int m = 0; m < c; m++) t[m] = count[m] > 0 ? Math.Clamp(sum[m] / count[m], MinimumThreshold, 1.0) : thresholds[m];
+            foldThresholds[fold] = t;
         }
 
         var q = new double[c, c];
@@ -210,6 +242,6 @@ public sealed class LabelQualityFitter
         }
 
         return new LabelQualityModel(ClassCount, c, Decoding, _estimate, Options, thresholds, new NoiseTransitionMatrix(q),
-            decodedCounts, issueCount, cutoffBin, _images, _pixels);
+            decodedCounts, issueCount, cutoffBin, _images, _pixels, foldThresholds, calibration: null);
     }
 }

@@ -14,9 +14,12 @@ public sealed class LabelQualityImage
     /// <param name="probabilities">Planar [K, H, W] probabilities in [0, 1]; K = 1 for a binary sigmoid output (foreground probability).</param>
     /// <param name="width">Image width.</param>
     /// <param name="height">Image height.</param>
+    /// <param name="fold">The fold (cross-fitted model) that produced the probabilities, or null (see <see cref="Fold"/>).</param>
     /// <exception cref="ArgumentException">The mask is not width*height, or the probabilities are not a positive multiple of it.</exception>
-    public LabelQualityImage(string id, byte[] mask, float[] probabilities, int width, int height)
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="fold"/> is negative.</exception>
+    public LabelQualityImage(string id, byte[] mask, float[] probabilities, int width, int height, int? fold = null)
     {
+        if (fold is < 0) throw new ArgumentOutOfRangeException(nameof(fold), fold, "fold must be null or at least 0.");
         ArgumentNullException.ThrowIfNull(id);
         ArgumentNullException.ThrowIfNull(mask);
         ArgumentNullException.ThrowIfNull(probabilities);
@@ -28,6 +31,7 @@ public sealed class LabelQualityImage
         Probabilities = probabilities;
         Width = width;
         Height = height;
+        Fold = fold;
     }
 
     /// <summary>The image's name in reports.</summary>
@@ -44,6 +48,12 @@ public sealed class LabelQualityImage
 
     /// <summary>Image height.</summary>
     public int Height { get; }
+
+    /// <summary>
+    /// The fold whose model produced the probabilities (e.g. the <c>Fold</c> of a cross-fitted prediction), or null. Images of one
+    /// fold share a network; the contradiction-outlier score judges them with that network's own confident thresholds.
+    /// </summary>
+    public int? Fold { get; }
 
     /// <summary>K, the number of probability planes (Probabilities.Length / (Width * Height)).</summary>
     public int PlaneCount => Probabilities.Length / Mask.Length;

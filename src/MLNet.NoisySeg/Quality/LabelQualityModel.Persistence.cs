@@ -7,8 +7,9 @@ namespace MLNet.NoisySeg.Quality;
 
 public sealed partial class LabelQualityModel
 {
-    /// <summary>Version of the format written by <see cref="ToBytes"/>.</summary>
-    public const int FormatVersion = 1;
+    /// <summary>Version of the format written by <see cref="ToBytes"/> (2 adds the per-fold thresholds and the
+    /// contradiction calibration; version 1 states still load, uncalibrated).</summary>
+    public const int FormatVersion = 2;
 
     private static readonly JsonSerializerOptions StateJson = new()
     {
@@ -18,7 +19,8 @@ public sealed partial class LabelQualityModel
 
     /// <summary>
     /// The fitted state as UTF-8 JSON: options, decoding rule (and its label-free estimate), confident thresholds, Q̂,
-    /// decoded pixel counts, the issue count and self-confidence cut-off bin, and the fit's size.
+    /// decoded pixel counts, the issue count and self-confidence cut-off bin, the fit's size, the per-fold thresholds and
+    /// the contradiction calibration.
     /// <see cref="FromBytes"/> rebuilds a model that scores every image exactly as this one (doubles round-trip exactly).
     /// The ML.NET transform (<c>mlContext.Transforms.ScoreLabelQuality</c>) stores these bytes in model zips.
     /// </summary>
@@ -34,7 +36,14 @@ public sealed partial class LabelQualityModel
         var e = DecodingEstimate;
         var state = new PersistedState(FormatVersion, ClassCount, Decoding.ToString(),
             e is null ? null : [e.Threshold, e.Inverted ? 1 : 0, e.LowLevel, e.HighLevel, e.LowFraction, e.Effectiveness, e.Separation, e.MixtureSeparation],
-            Options, (double[])_thresholds.Clone(), q, DecodedPixelCounts.ToArray(), EstimatedIssueCount, _cutoffBin, FitImageCount, FitPixelCount);
+            Options, (double[])_thresholds.Clone(), q, DecodedPixelCounts.ToArray(), EstimatedIssueCount, _cutoffBin, FitImageCount, FitPixelCount)
+        {
+            FoldIds = _foldThresholds.Keys.ToArray(),
+            FoldThresholds = _foldThresholds.Values.Select(t => (double[])t.Clone()).ToArray(),
+            CalibrationCenter = ContradictionCalibration?.Center.ToArray(),
+            CalibrationScale = ContradictionCalibration?.Scale.ToArray(),
+            CalibrationImages = ContradictionCalibration?.ImageCount ?? 0,
+        };
         return JsonSerializer.SerializeToUtf8Bytes(state, StateJson);
     }
 
@@ -47,8 +56,8 @@ public sealed partial class LabelQualityModel
         try { s = JsonSerializer.Deserialize<PersistedState>(bytes, StateJson); }
         catch (JsonException e) { throw new InvalidDataException($"Not a label-quality model state: {e.Message}", e); }
         if (s is null) throw new InvalidDataException("The label-quality model state is empty.");
-        if (s.Version != FormatVersion)
-            throw new InvalidDataException($"Label-quality model state has format version {s.Version}; this library reads version {FormatVersion}.");
+        if (s.Version is not (1 or FormatVersion))
+            throw new InvalidDataException($"Label-quality model state has format version {s.Version}; this library reads versions 1 and {FormatVersion}.");
         try
         {
             SelfConfidence.CheckClassCount(s.ClassCount);
@@ -73,8 +82,25 @@ public sealed partial class LabelQualityModel
                 Check(d.Length == 8, "decoding estimate");
                 estimate = new BinaryLevelEstimate(d[0], d[1] != 0, d[2], d[3], d[4], d[5], d[6], d[7]);
             }
+            var folds = new SortedDictionary<int, double[]>();
+            int[] ids = s.FoldIds ?? [];
+            double[][] foldThresholds = s.FoldThresholds ?? [];
+            Check(ids.Length == foldThresholds.Length && ids.All(f => f >= 0) && ids.Distinct().Count() == ids.Length
+                && foldThresholds.All(t => t?.Length == c && t.All(v => v >= LabelQualityFitter.MinimumThreshold && v <= 1)), "per-fold thresholds");
+            for (int f = 0; f < ids.Length; f++) folds[ids[f]] = foldThresholds[f];
+            ContradictionCalibration? calibration = null;
+            if (s.CalibrationCenter is not null || s.CalibrationScale is not null)
+            {
+                var center = s.CalibrationCenter;
+                var scale = s.CalibrationScale;
+                Check(center?.Length == 2 * c && scale?.Length == 2 * c && s.CalibrationImages >= 1
+                    && Enumerable.Range(0, 2 * c).All(j => double.IsNaN(center[j]) == double.IsNaN(scale![j])
+                        && (double.IsNaN(scale[j]) || (double.IsFinite(center[j]) && scale[j] >= ContradictionCalibration.MinimumScale && double.IsFinite(scale[j])))),
+                    "contradiction calibration");
+                calibration = new ContradictionCalibration(center!, scale!, s.CalibrationImages);
+            }
             return new LabelQualityModel(s.ClassCount, c, rule, estimate, options, s.Thresholds!, noise, s.DecodedPixelCounts!,
-                s.EstimatedIssueCount, s.CutoffBin, s.FitImageCount, s.FitPixelCount);
+                s.EstimatedIssueCount, s.CutoffBin, s.FitImageCount, s.FitPixelCount, folds, calibration);
         }
         catch (Exception e) when (e is ArgumentException or FormatException)
         {
@@ -90,5 +116,21 @@ public sealed partial class LabelQualityModel
     /// <summary>The serialized form (internal; the JSON property names are the format).</summary>
     internal sealed record PersistedState(int Version, int ClassCount, string? Decoding, double[]? DecodingEstimate, LabelQualityOptions? Options,
         double[]? Thresholds, double[][]? EstimatedNoise, long[]? DecodedPixelCounts, long? EstimatedIssueCount, int CutoffBin,
-        int FitImageCount, long FitPixelCount);
+        int FitImageCount, long FitPixelCount)
+    {
+        /// <summary>Folds with their own thresholds (version 2).</summary>
+        public int[]? FoldIds { get; init; }
+
+        /// <summary>Per fold of <see cref="FoldIds"/>, its thresholds (version 2).</summary>
+        public double[][]? FoldThresholds { get; init; }
+
+        /// <summary>Contradiction calibration medians, null when uncalibrated (version 2).</summary>
+        public double[]? CalibrationCenter { get; init; }
+
+        /// <summary>Contradiction calibration spreads (version 2).</summary>
+        public double[]? CalibrationScale { get; init; }
+
+        /// <summary>Images of the calibration (version 2).</summary>
+        public int CalibrationImages { get; init; }
+    }
 }

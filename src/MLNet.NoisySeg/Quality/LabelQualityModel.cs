@@ -10,8 +10,10 @@ namespace MLNet.NoisySeg.Quality;
 /// </summary>
 /// <remarks>
 /// Per image it computes the cleanlab baseline (per-pixel self-confidence, softmin image score, confident-learning
-/// pixel issues; see <see cref="SelfConfidence"/> and <see cref="PixelIssueRule"/>) and the noise-aware
-/// meta-structure score (<see cref="MetaStructureScorer"/>) against the decoded prediction.
+/// pixel issues; see <see cref="SelfConfidence"/> and <see cref="PixelIssueRule"/>), the noise-aware
+/// meta-structure score (<see cref="MetaStructureScorer"/>) against the decoded prediction, and, once calibrated
+/// (<see cref="Fit"/> does it; streaming: <see cref="LabelQualityCalibrator"/>), the contradiction-outlier score
+/// (<see cref="ContradictionCalibration"/>).
 /// </remarks>
 public sealed partial class LabelQualityModel
 {
@@ -19,10 +21,12 @@ public sealed partial class LabelQualityModel
     private readonly double[] _q;
     private readonly double[] _contrast;
     private readonly int _cutoffBin;
+    private readonly SortedDictionary<int, double[]> _foldThresholds;
 
     internal LabelQualityModel(int classCount, int labelClassCount, DecodingRule decoding, BinaryLevelEstimate? estimate,
         LabelQualityOptions options, double[] thresholds, NoiseTransitionMatrix noise, long[] decodedCounts,
-        long? issueCount, int cutoffBin, int images, long pixels)
+        long? issueCount, int cutoffBin, int images, long pixels, SortedDictionary<int, double[]> foldThresholds,
+        ContradictionCalibration? calibration)
     {
         ClassCount = classCount;
         LabelClassCount = labelClassCount;
@@ -43,6 +47,9 @@ public sealed partial class LabelQualityModel
         _cutoffBin = cutoffBin;
         FitImageCount = images;
         FitPixelCount = pixels;
+        _foldThresholds = foldThresholds;
+        FoldThresholds = foldThresholds.ToDictionary(f => f.Key, f => (IReadOnlyList<double>)Array.AsReadOnly(f.Value)).AsReadOnly();
+        ContradictionCalibration = calibration;
     }
 
     /// <summary>K, the number of probability planes per image (1 = binary sigmoid).</summary>
@@ -99,6 +106,27 @@ public sealed partial class LabelQualityModel
     public double SelfConfidenceCutoff => Options.IssueRule != PixelIssueRule.LowSelfConfidence ? double.NaN
         : (_cutoffBin + 1) / (double)LabelQualityFitter.SelfConfidenceBins;
 
+    /// <summary>
+    /// Per fold (cross-fitted model) seen in the fit, the confident thresholds computed on that fold's images alone
+    /// (a class the fold never labels takes <see cref="ConfidentThresholds"/>' value). Used by the contradiction-outlier
+    /// score for images of that fold; empty when no image had a fold.
+    /// </summary>
+    public IReadOnlyDictionary<int, IReadOnlyList<double>> FoldThresholds { get; }
+
+    /// <summary>The data set's spread of the contradiction statistics, or null before calibration (then
+    /// <see cref="ImageLabelQuality.ContradictionOutlierScore"/> is NaN).</summary>
+    public ContradictionCalibration? ContradictionCalibration { get; }
+
+    /// <summary>The confident thresholds of the model that predicted images of <paramref name="fold"/>: the fold's own
+    /// when it was fitted, else the data set's.</summary>
+    internal double[] ThresholdsFor(int? fold)
+        => fold is { } f && _foldThresholds.TryGetValue(f, out var t) ? t : _thresholds;
+
+    /// <summary>The same model with a calibration.</summary>
+    internal LabelQualityModel WithCalibration(ContradictionCalibration? calibration)
+        => new(ClassCount, LabelClassCount, Decoding, DecodingEstimate, Options, _thresholds, EstimatedNoise, DecodedPixelCounts.ToArray(),
+            EstimatedIssueCount, _cutoffBin, FitImageCount, FitPixelCount, _foldThresholds, calibration);
+
     /// <summary>Images in the fit.</summary>
     public int FitImageCount { get; }
 
@@ -108,9 +136,11 @@ public sealed partial class LabelQualityModel
     /// <summary>
     /// Fits on a data set: estimates the decoding rule when <see cref="LabelQualityOptions.Decoding"/> is null (binary:
     /// <see cref="LabelFreeDecoder.EstimateBinary(IReadOnlyList{float[]}, NoiseTransitionMatrix?, int)"/> on all foreground
-    /// probabilities, ignore pixels included; multi-class: argmax), then runs <see cref="LabelQualityFitter"/> over the images.
+    /// probabilities, ignore pixels included; multi-class: argmax), then runs <see cref="LabelQualityFitter"/> over the
+    /// images (with their <see cref="LabelQualityImage.Fold"/>) and calibrates the contradiction-outlier score
+    /// (<see cref="LabelQualityCalibrator"/>).
     /// </summary>
-    /// <param name="images">The data set; enumerated twice when a binary rule is estimated, once otherwise.</param>
+    /// <param name="images">The data set; enumerated three times when a binary rule is estimated, twice otherwise.</param>
     /// <param name="classCount">K, the number of probability planes (1 = binary sigmoid).</param>
     /// <param name="options">Options; null = defaults.</param>
     /// <exception cref="ArgumentException">No image, or an image does not have K planes.</exception>
@@ -143,10 +173,12 @@ public sealed partial class LabelQualityModel
         foreach (var image in images)
         {
             CheckPlanes(image, classCount);
-            fitter.Add(image.Mask, image.Probabilities, image.Width, image.Height);
+            fitter.Add(image.Mask, image.Probabilities, image.Width, image.Height, image.Fold);
         }
         if (fitter.ImageCount == 0) throw new ArgumentException("images is empty.", nameof(images));
-        return fitter.Complete();
+        var calibrator = new LabelQualityCalibrator(fitter.Complete());
+        foreach (var image in images) calibrator.Add(image.Mask, image.Probabilities, image.Width, image.Height, image.Fold);
+        return calibrator.Complete();
     }
 
     private static void CheckPlanes(LabelQualityImage image, int classCount)
@@ -162,7 +194,7 @@ public sealed partial class LabelQualityModel
     public ImageLabelQuality Score(LabelQualityImage image, int index = -1)
     {
         ArgumentNullException.ThrowIfNull(image);
-        return Score(image.Mask, image.Probabilities, image.Width, image.Height, image.Id, index);
+        return Score(image.Mask, image.Probabilities, image.Width, image.Height, image.Id, index, image.Fold);
     }
 
     /// <summary>Scores one image: cleanlab baseline, meta-structure score, pixel issues and counts.</summary>
@@ -174,7 +206,22 @@ public sealed partial class LabelQualityModel
     /// <param name="index">Position in the caller's data set, reported back (default -1).</param>
     /// <exception cref="ArgumentException">Sizes disagree, a label is not a class, or a probability is outside [0, 1].</exception>
     public ImageLabelQuality Score(ReadOnlySpan<byte> mask, ReadOnlySpan<float> probabilities, int width, int height, string? id = null, int index = -1)
+        => Score(mask, probabilities, width, height, id, index, null);
+
+    /// <summary>Scores one image predicted by the model of a given fold (its confident thresholds judge the contradictions).</summary>
+    /// <param name="mask">Given labels (width*height): 0..C-1 or the ignore value.</param>
+    /// <param name="probabilities">Out-of-sample planar [K, H, W] probabilities in [0, 1].</param>
+    /// <param name="width">Image width.</param>
+    /// <param name="height">Image height.</param>
+    /// <param name="id">A name for reports.</param>
+    /// <param name="index">Position in the caller's data set, reported back.</param>
+    /// <param name="fold">The fold whose model predicted the image, or null (the data set's thresholds); a fold the fit
+    /// did not see also uses the data set's thresholds.</param>
+    /// <exception cref="ArgumentException">Sizes disagree, a label is not a class, or a probability is outside [0, 1].</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="fold"/> is negative.</exception>
+    public ImageLabelQuality Score(ReadOnlySpan<byte> mask, ReadOnlySpan<float> probabilities, int width, int height, string? id, int index, int? fold)
     {
+        if (fold is < 0) throw new ArgumentOutOfRangeException(nameof(fold), fold, "fold must be null or at least 0.");
         Guard.MaskSize(mask.Length, width, height, nameof(mask));
         int n = mask.Length, k = ClassCount, c = LabelClassCount;
         byte[] labels = QualityPixels.NormaliseMask(mask, c, Options.IgnoreIndex, nameof(mask));
@@ -228,9 +275,13 @@ public sealed partial class LabelQualityModel
         float[]? excess = Options.StorePixelMaps ? new float[n] : null;
         var meta = MetaStructureScorer.ComputeCore(labels, decoded, width, height, c, _q, _contrast, Options, structural, excess);
 
+        // Contradictions of the labels by the fold's model, against the data set's spread.
+        double[] contradiction = ContradictionStatistics.Compute(labels, probabilities, k, c, ThresholdsFor(fold), Options.ExcludedClass);
+        var (z, statistic) = ContradictionCalibration?.MaxZ(contradiction) ?? (double.NaN, -1);
+
         bool keep = Options.StorePixelMaps;
-        return new ImageLabelQuality(id, index, width, height, softmin, meta, scored, n - scored, disagreements, confidentCount,
-            keep ? selfConfidence : null, keep ? decoded : null, keep ? confident : null, keep ? structural : null, excess);
+        return new ImageLabelQuality(id, index, fold, width, height, softmin, meta, scored, n - scored, disagreements, confidentCount,
+            contradiction, z, statistic, keep ? selfConfidence : null, keep ? decoded : null, keep ? confident : null, keep ? structural : null, excess);
     }
 
     /// <summary>
@@ -240,7 +291,8 @@ public sealed partial class LabelQualityModel
     /// <param name="store">Keep the per-pixel maps in every result.</param>
     public LabelQualityModel WithStorePixelMaps(bool store) => store == Options.StorePixelMaps ? this
         : new LabelQualityModel(ClassCount, LabelClassCount, Decoding, DecodingEstimate, Options with { StorePixelMaps = store }, _thresholds,
-            EstimatedNoise, DecodedPixelCounts.ToArray(), EstimatedIssueCount, _cutoffBin, FitImageCount, FitPixelCount);
+            EstimatedNoise, DecodedPixelCounts.ToArray(), EstimatedIssueCount, _cutoffBin, FitImageCount, FitPixelCount, _foldThresholds,
+            ContradictionCalibration);
 
     /// <inheritdoc />
     public override string ToString()

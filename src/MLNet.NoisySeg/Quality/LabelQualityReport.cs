@@ -49,7 +49,7 @@ public sealed class LabelQualityReport
         return new LabelQualityReport(model, images.ToArray());
     }
 
-    /// <summary>The images sorted by the chosen score, most suspicious (lowest) first; ties keep input order, NaN scores come last.</summary>
+    /// <summary>The images sorted by the chosen score (<see cref="ImageLabelQuality.GetRankingKey"/>), most suspicious (lowest) first; ties keep input order, NaN scores come last.</summary>
     /// <param name="kind">The score to sort by (default: meta-structure).</param>
     public IReadOnlyList<ImageLabelQuality> Rank(LabelQualityScoreKind kind = LabelQualityScoreKind.MetaStructure) => Rank(Images, kind);
 
@@ -64,7 +64,7 @@ public sealed class LabelQualityReport
         var order = new int[images.Count];
         for (int i = 0; i < keys.Length; i++)
         {
-            double s = images[i].GetScore(kind);
+            double s = images[i].GetRankingKey(kind);
             keys[i] = double.IsNaN(s) ? double.PositiveInfinity : s;
             order[i] = i;
         }
@@ -72,7 +72,7 @@ public sealed class LabelQualityReport
         {
             int cmp = keys[a].CompareTo(keys[b]);
             if (cmp != 0) return cmp;
-            bool na = double.IsNaN(images[a].GetScore(kind)), nb = double.IsNaN(images[b].GetScore(kind));
+            bool na = double.IsNaN(images[a].GetRankingKey(kind)), nb = double.IsNaN(images[b].GetRankingKey(kind));
             return na != nb ? (na ? 1 : -1) : a.CompareTo(b);
         });
         var ranked = new ImageLabelQuality[order.Length];

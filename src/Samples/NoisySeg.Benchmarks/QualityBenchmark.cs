@@ -38,7 +38,8 @@ internal static class QualityBenchmark
     private static readonly PlantedErrorKind[] Structural =
         [PlantedErrorKind.Dilate, PlantedErrorKind.Erode, PlantedErrorKind.DropObject, PlantedErrorKind.AddObject, PlantedErrorKind.Shift];
 
-    private static readonly LabelQualityScoreKind[] Scores = [LabelQualityScoreKind.MetaStructure, LabelQualityScoreKind.Softmin, LabelQualityScoreKind.ConfidentIssues];
+    private static readonly LabelQualityScoreKind[] Scores =
+        [LabelQualityScoreKind.ContradictionOutlier, LabelQualityScoreKind.MetaStructure, LabelQualityScoreKind.Softmin, LabelQualityScoreKind.ConfidentIssues];
 
     private sealed record Dataset(string Name, IReadOnlyList<SegmentationItem> Items, int ClassCount, byte Background, PlantedErrorKind[] Kinds, int? ExcludedClass, string Describe);
 
@@ -54,6 +55,7 @@ internal static class QualityBenchmark
         double fraction = double.Parse(Text(args, "--fraction", "0.2"), Inv);
         double minChange = double.Parse(Text(args, "--min-change", "0.001"), Inv);
         string? output = Text(args, "--out", "");
+        string? dump = Text(args, "--dump", "");
         TorchRuntime.Configure(TorchRuntimeOptions.SmallCpu with { Threads = threads });
 
         var md = new StringBuilder();
@@ -69,7 +71,7 @@ internal static class QualityBenchmark
             var results = new List<SeedResult>();
             foreach (int seed in seeds)
             {
-                var r = RunSeed(data, seed, folds, steps, fraction, minChange, bandwidth, threads, depth, baseWidth);
+                var r = RunSeed(data, seed, folds, steps, fraction, minChange, bandwidth, threads, depth, baseWidth, dump);
                 results.Add(r);
                 Console.WriteLine(FormattableString.Invariant($"  seed {seed}: {r.Elapsed.TotalMinutes:0.0} min, model {r.ModelQuality:0.000}; ") +
                     string.Join(", ", r.Metrics.Where(m => m.Key.StartsWith("auroc", StringComparison.Ordinal) || m.Key.StartsWith("pixel", StringComparison.Ordinal))
@@ -88,7 +90,7 @@ internal static class QualityBenchmark
         return 0;
     }
 
-    private static SeedResult RunSeed(Dataset data, int seed, int folds, int steps, double fraction, double minChange, int bandwidth, int threads, int depth, int baseWidth)
+    private static SeedResult RunSeed(Dataset data, int seed, int folds, int steps, double fraction, double minChange, int bandwidth, int threads, int depth, int baseWidth, string? dump)
     {
         var clock = Stopwatch.StartNew();
         int n = data.Items.Count;
@@ -157,9 +159,13 @@ internal static class QualityBenchmark
             StorePixelMaps = true,
         };
         // Predicted once and kept: the variants below score the same probabilities again.
-        var images = fitted.Predictions().Select(p => new LabelQualityImage(p.Item.Name, p.Item.Mask!, p.Probability, p.Item.Width, p.Item.Height)).ToList();
+        var predictions = fitted.Predictions().ToList();
+        // With their folds: the contradiction-outlier score judges each image with its own model's thresholds.
+        var images = predictions.Select(p => new LabelQualityImage(p.Item.Name, p.Item.Mask!, p.Probability, p.Item.Width, p.Item.Height, p.Fold)).ToList();
+        var foldOf = predictions.Select(p => p.Fold).ToArray();
         var model = LabelQualityModel.Fit(images, k, options);
         Console.WriteLine($"    decoding {model.Decoding}; Q̂ {model.EstimatedNoise}");
+        if (!string.IsNullOrEmpty(dump)) Dump(dump, data, seed, images, foldOf, kindOf, model);
 
         var scores = Scores.ToDictionary(s => s, _ => new double[n]);
         var structural = new PixelIssueDetection();
@@ -174,7 +180,7 @@ internal static class QualityBenchmark
         {
             var q = model.Score(image, index);
             decoded[index] = q.DecodedMask!;
-            foreach (var s in Scores) scores[s][index] = q.GetScore(s);
+            foreach (var s in Scores) scores[s][index] = q.GetRankingKey(s); // the order Rank sorts by (lower = more suspicious)
             var truth = changed[index] ?? CleanTruth(image.Mask);
             structural.Add(q.StructuralIssueMask, truth);
             confident.Add(q.ConfidentIssueMask, truth);
@@ -239,6 +245,23 @@ internal static class QualityBenchmark
             metrics[$"variant {name} precision"] = flags.Precision;
             metrics[$"variant {name} recall"] = flags.Recall;
         }
+        // Ablation: the contradiction outlier without per-fold thresholds (every image judged with the data set's, as if
+        // one network had predicted them all).
+        {
+            var pooled = images.Select(im => new LabelQualityImage(im.Id, im.Mask, im.Probabilities, im.Width, im.Height)).ToList();
+            var m = LabelQualityModel.Fit(pooled, k, options with { StorePixelMaps = false });
+            var key = pooled.Select((im, i) => m.Score(im, i).GetRankingKey(LabelQualityScoreKind.ContradictionOutlier)).ToArray();
+            const string name = "contradiction outlier with the data set's thresholds for every fold (no per-fold thresholds)";
+            metrics[$"variant {name} auroc"] = IssueDetectionMetrics.Auroc(key, hasIssue);
+            metrics[$"variant {name} ap"] = IssueDetectionMetrics.AveragePrecision(key, hasIssue);
+            if (data.Kinds.Contains(PlantedErrorKind.SwapClass))
+            {
+                var keep = Enumerable.Range(0, n).Where(i => kindOf[i] is null || kindOf[i] != PlantedErrorKind.SwapClass).ToArray();
+                metrics[$"variant {name} structural"] = IssueDetectionMetrics.Auroc(keep.Select(i => key[i]).ToArray(), keep.Select(i => hasIssue[i]).ToArray());
+                var swaps = Enumerable.Range(0, n).Where(i => kindOf[i] is null || kindOf[i] == PlantedErrorKind.SwapClass).ToArray();
+                metrics[$"variant {name} swap"] = IssueDetectionMetrics.Auroc(swaps.Select(i => key[i]).ToArray(), swaps.Select(i => hasIssue[i]).ToArray());
+            }
+        }
         // Investigation: the meta-structure score and the confident-issue fraction together (mean of their ranks, lower =
         // more suspicious; pixel flags: structural or confident-learning).
         {
@@ -279,6 +302,35 @@ internal static class QualityBenchmark
             }
         }
         return new SeedResult(seed, metrics, quality / n, clock.Elapsed, plantedText);
+    }
+
+    /// <summary>
+    /// Investigation: writes one seed's cross-fitted data for offline analysis: DIR/NAME-seedS.tsv (per image: index, name, fold,
+    /// planted kind or "clean", width, height, the four scores) and DIR/NAME-seedS.bin (per image in order: the original
+    /// mask, the given (corrupted) mask and the decoded mask as bytes, then the probabilities and the image as float32).
+    /// </summary>
+    private static void Dump(string dir, Dataset data, int seed, List<LabelQualityImage> images, int[] foldOf, PlantedErrorKind?[] kindOf, LabelQualityModel model)
+    {
+        Directory.CreateDirectory(dir);
+        string stem = Path.Combine(dir, FormattableString.Invariant($"{data.Name.Split(' ')[0].ToLowerInvariant()}-seed{seed}"));
+        var tsv = new StringBuilder("index\tname\tfold\tkind\twidth\theight\tchannels\tmeta\tsoftmin\tconfident\tcontradiction\n");
+        using (var bin = new BinaryWriter(File.Create(stem + ".bin.tmp")))
+        {
+            for (int i = 0; i < images.Count; i++)
+            {
+                var im = images[i];
+                var q = model.Score(im, i);
+                var item = data.Items[i];
+                tsv.Append(Inv, $"{i}\t{im.Id}\t{foldOf[i]}\t{kindOf[i]?.ToString() ?? "clean"}\t{im.Width}\t{im.Height}\t{item.Channels}\t{q.MetaStructureScore:R}\t{q.SoftminScore:R}\t{q.GetScore(LabelQualityScoreKind.ConfidentIssues):R}\t{q.ContradictionOutlierScore:R}\n");
+                bin.Write(item.Mask!);
+                bin.Write(im.Mask);
+                bin.Write(q.DecodedMask!);
+                foreach (float v in im.Probabilities) bin.Write(v);
+                foreach (float v in item.Image) bin.Write(v);
+            }
+        }
+        File.Move(stem + ".bin.tmp", stem + ".bin", overwrite: true);
+        File.WriteAllText(stem + ".tsv", tsv.ToString());
     }
 
     /// <summary>
@@ -366,6 +418,7 @@ internal static class QualityBenchmark
     {
         LabelQualityScoreKind.MetaStructure => "meta",
         LabelQualityScoreKind.Softmin => "softmin",
+        LabelQualityScoreKind.ContradictionOutlier => "contradiction",
         _ => "confident",
     };
 
@@ -398,13 +451,12 @@ internal static class QualityBenchmark
         var sb = new StringBuilder();
         sb.Append(Inv, $"## {data.Name}\n\n{data.Describe}. Out-of-sample agreement of the decoded prediction with the original labels ({(data.ClassCount == 2 ? "Dice" : "mIoU")}): {Stat(results.Select(r => r.ModelQuality))}; ");
         sb.Append(Inv, $"time per seed {results.Average(r => r.Elapsed.TotalMinutes):0.0} min.\n\n");
-        sb.Append("| image level (planted vs clean) | meta-structure [ours] | softmin [cleanlab] | confident-issue fraction |\n|---|---|---|---|\n");
-        sb.Append(Inv, $"| AUROC, all kinds | {Cell(results, "auroc meta")} | {Cell(results, "auroc softmin")} | {Cell(results, "auroc confident")} |\n");
-        sb.Append(Inv, $"| average precision, all kinds | {Cell(results, "ap meta")} | {Cell(results, "ap softmin")} | {Cell(results, "ap confident")} |\n");
-        if (data.Kinds.Contains(PlantedErrorKind.SwapClass))
-            sb.Append(Inv, $"| AUROC, structural kinds (all but SwapClass) | {Cell(results, "structural meta")} | {Cell(results, "structural softmin")} | {Cell(results, "structural confident")} |\n");
-        foreach (var kind in data.Kinds)
-            sb.Append(Inv, $"| AUROC, {kind} | {Cell(results, $"kind {kind} meta")} | {Cell(results, $"kind {kind} softmin")} | {Cell(results, $"kind {kind} confident")} |\n");
+        sb.Append("| image level (planted vs clean) | contradiction outlier [ours] | meta-structure [ours] | softmin [cleanlab] | confident-issue fraction [cleanlab flags] |\n|---|---|---|---|---|\n");
+        string Row(string label, string key) => string.Join(" | ", Scores.Select(s => Cell(results, $"{key} {Short(s)}")).Prepend("| " + label)) + " |\n";
+        sb.Append(Row("AUROC, all kinds", "auroc"));
+        sb.Append(Row("average precision, all kinds", "ap"));
+        if (data.Kinds.Contains(PlantedErrorKind.SwapClass)) sb.Append(Row("AUROC, structural kinds (all but SwapClass)", "structural"));
+        foreach (var kind in data.Kinds) sb.Append(Row($"AUROC, {kind}", $"kind {kind}"));
         sb.Append("\n| pixel level (flags vs changed pixels) | structural flags [ours] | confident-learning flags [cleanlab] |\n|---|---|---|\n");
         sb.Append(Inv, $"| precision | {Cell(results, "pixel precision structural")} | {Cell(results, "pixel precision confident")} |\n");
         sb.Append(Inv, $"| recall | {Cell(results, "pixel recall structural")} | {Cell(results, "pixel recall confident")} |\n");
@@ -414,7 +466,7 @@ internal static class QualityBenchmark
         if (variants.Count > 0)
         {
             bool swaps = data.Kinds.Contains(PlantedErrorKind.SwapClass);
-            sb.Append("Investigation: the meta-structure score of the same probabilities with other options (last row: combined with the confident-issue fraction).\n\n");
+            sb.Append("Investigation: the meta-structure score of the same probabilities with other options, the contradiction outlier without per-fold thresholds, combinations and whole-image statistics.\n\n");
             sb.Append(swaps ? "| variant | AUROC | AP | AUROC structural kinds | AUROC SwapClass | pixel precision | pixel recall |\n|---|---|---|---|---|---|---|\n"
                 : "| variant | AUROC | AP | pixel precision | pixel recall |\n|---|---|---|---|---|\n");
             foreach (var v in variants)
@@ -427,7 +479,7 @@ internal static class QualityBenchmark
         }
         sb.Append("Per seed (planted kinds, mean changed pixels):\n\n");
         foreach (var r in results)
-            sb.Append(Inv, $"- seed {r.Seed}: AUROC meta {r.Metrics["auroc meta"]:0.000} / softmin {r.Metrics["auroc softmin"]:0.000}; model {r.ModelQuality:0.000}; planted {r.Planted}\n");
+            sb.Append(Inv, $"- seed {r.Seed}: AUROC contradiction {r.Metrics["auroc contradiction"]:0.000} / meta {r.Metrics["auroc meta"]:0.000} / softmin {r.Metrics["auroc softmin"]:0.000}; model {r.ModelQuality:0.000}; planted {r.Planted}\n");
         sb.Append('\n');
         return sb.ToString();
     }

@@ -60,7 +60,7 @@ public sealed record IssuesOptions
     public int? Threads { get; init; }
 
     /// <summary>The score the CSV is sorted by (most suspicious first) and the overlays are chosen by.</summary>
-    public LabelQualityScoreKind RankBy { get; init; } = LabelQualityScoreKind.MetaStructure;
+    public LabelQualityScoreKind RankBy { get; init; } = LabelQualityScoreKind.ContradictionOutlier;
 
     /// <summary>Overlays written for the most suspicious images (0 = none).</summary>
     public int Top { get; init; } = 10;
@@ -100,14 +100,15 @@ public sealed record IssuesOptions
         };
     }
 
-    /// <summary>Parses a score name: meta-structure (default), softmin, confident.</summary>
+    /// <summary>Parses a score name: contradiction (default), meta-structure, softmin, confident.</summary>
     /// <param name="text">The name, or null.</param>
     public static LabelQualityScoreKind ParseScore(string? text) => text?.Trim().Replace("-", "").Replace("_", "").ToLowerInvariant() switch
     {
-        null or "" or "meta" or "metastructure" => LabelQualityScoreKind.MetaStructure,
+        null or "" or "contradiction" or "contradictionoutlier" => LabelQualityScoreKind.ContradictionOutlier,
+        "meta" or "metastructure" => LabelQualityScoreKind.MetaStructure,
         "softmin" or "cleanlab" => LabelQualityScoreKind.Softmin,
         "confident" or "confidentissues" => LabelQualityScoreKind.ConfidentIssues,
-        _ => throw new ArgumentException($"RankBy must be meta-structure, softmin or confident; got '{text}'.", "RankBy"),
+        _ => throw new ArgumentException($"RankBy must be contradiction, meta-structure, softmin or confident; got '{text}'.", "RankBy"),
     };
 
     /// <summary>Throws naming the first bad option.</summary>
@@ -128,7 +129,8 @@ public sealed record IssuesOptions
 /// <summary>
 /// The <c>issues</c> verb: find the bad labels of a folder. k-fold cross-fitting of the U-Net on the given masks
 /// (<see cref="CrossFitting"/>: every image is predicted by a model that did not train on it), label-quality scores for
-/// every image (<see cref="LabelQualityModel"/>: the noise-aware meta-structure score and cleanlab's softmin score), a CSV
+/// every image (<see cref="LabelQualityModel"/>: the contradiction-outlier score, the noise-aware meta-structure score and
+/// cleanlab's softmin score), a CSV
 /// ranked most suspicious first, and for the top N an overlay PNG: the image with the given mask | the decoded prediction |
 /// where they disagree (light blue), the structural flags (red) and the confident-learning flags not also structural (yellow)
 /// with the given mask's outline (green). Every file is written atomically.
@@ -142,8 +144,10 @@ public sealed class IssuesVerb : Verb
     /// <inheritdoc/>
     public override string Summary => "Find the bad labels of a folder: k-fold cross-fitting of the U-Net, label-quality scores for every image, a ranked CSV and overlays of the most suspicious.";
     /// <inheritdoc/>
-    public override string? Details => "Every image is predicted by a model that did not train on it and scored two ways: the noise-aware meta-structure score "
-        + "(does the given mask's density map match that of the decoded prediction?) and cleanlab's softmin of the self-confidence; lower = more suspicious. "
+    public override string? Details => "Every image is predicted by a model that did not train on it and scored three ways: the contradiction-outlier score "
+        + "(does the model confidently contradict one class of this mask, too much or too little of it, far more than it does across the folder?), "
+        + "the noise-aware meta-structure score (does the given mask's density map match that of the decoded prediction?) and cleanlab's softmin "
+        + "of the self-confidence; lower = more suspicious. "
         + "Writes <out>/issues.csv (rank, name, fold, scores, flagged-pixel counts, per-class scores; most suspicious first by --rank-by) and "
         + "<out>/overlays/NNN-NAME.png for the --top N: given mask | decoded prediction | disagreement (light blue), structural flags (red), "
         + "confident-learning flags (yellow), given mask outlined (green). Training from --profile, overridden by --steps, --depth, ...; "
@@ -152,7 +156,7 @@ public sealed class IssuesVerb : Verb
     public override IReadOnlyList<string> Examples =>
     [
         "issues --data my/train --mask-encoding binary --foreground 255 --folds 5 --steps 300 --top 20 --out issues",
-        "issues --data camvid/train --mask-encoding classindex --classes 11 --ignore 11 --width 240 --height 180 --rank-by softmin --out issues",
+        "issues --data camvid/train --mask-encoding classindex --classes 11 --ignore 11 --width 240 --height 180 --rank-by meta-structure --out issues",
     ];
     /// <inheritdoc/>
     public override IReadOnlyList<CliOption> Options =>
@@ -248,8 +252,8 @@ public sealed class IssuesVerb : Verb
         StudyResultStore.WriteAtomically(csv, ToCsv(ranked, fitted.Folds, classes));
         log.LogInformation("Ranked {Count} images by {Score} (most suspicious first): {Csv}", ranked.Count, o.RankBy, Path.GetFullPath(csv));
         foreach (var r in ranked.Take(5))
-            log.LogInformation("  {Name}: meta-structure {Meta:0.0000}, softmin {Softmin:0.0000}, {Structural} structural / {Confident} confident-learning flagged pixels",
-                r.Id, r.MetaStructureScore, r.SoftminScore, r.StructuralIssueCount, r.ConfidentIssueCount);
+            log.LogInformation("  {Name}: contradiction outlier {Contradiction:0.0000} ({Direction} of class {Class}), meta-structure {Meta:0.0000}, softmin {Softmin:0.0000}, {Structural} structural / {Confident} confident-learning flagged pixels",
+                r.Id, r.ContradictionOutlierScore, r.ContradictionDirection, r.ContradictionClass, r.MetaStructureScore, r.SoftminScore, r.StructuralIssueCount, r.ConfidentIssueCount);
 
         int top = Math.Min(o.Top, ranked.Count);
         if (top > 0)
@@ -261,7 +265,7 @@ public sealed class IssuesVerb : Verb
                 ct.ThrowIfCancellationRequested();
                 int i = ranked[r].Index;
                 var item = items[i];
-                var q = model.Score(item.Mask, fitted.PredictProbabilities(i), item.Width, item.Height, item.Name, i);
+                var q = model.Score(item.Mask, fitted.PredictProbabilities(i), item.Width, item.Height, item.Name, i, fitted.Folds[i]);
                 string path = Path.Combine(folder, string.Create(CultureInfo.InvariantCulture, $"{r + 1:000}-{SafeStem(item.Name)}.png"));
                 var (rgb, width, height) = Overlay(item, q, classes);
                 PngWriter.WriteRgb(path, rgb, width, height);
@@ -272,21 +276,23 @@ public sealed class IssuesVerb : Verb
         return ExitCodes.Ok;
     }
 
-    /// <summary>The cross-fitted images as label-quality inputs, predicted one at a time.</summary>
+    /// <summary>The cross-fitted images as label-quality inputs (with their folds), predicted one at a time.</summary>
     private static IEnumerable<LabelQualityImage> Images(CrossFittedSegmentation fitted, CancellationToken ct)
-        => fitted.Predictions(ct).Select(p => new LabelQualityImage(p.Item.Name, p.Item.Mask!, p.Probability, p.Item.Width, p.Item.Height));
+        => fitted.Predictions(ct).Select(p => new LabelQualityImage(p.Item.Name, p.Item.Mask!, p.Probability, p.Item.Width, p.Item.Height, p.Fold));
 
-    /// <summary>The ranked CSV: rank, name, fold, the three scores, pixel counts, per-class meta-structure scores.</summary>
+    /// <summary>The ranked CSV: rank, name, fold, the four scores, the contradiction's z, class and direction, pixel counts, per-class meta-structure scores.</summary>
     internal static string ToCsv(IReadOnlyList<ImageLabelQuality> ranked, IReadOnlyList<int> folds, int classes)
     {
         var ci = CultureInfo.InvariantCulture;
-        var sb = new StringBuilder("rank,name,fold,meta_structure_score,softmin_score,confident_issue_score,structural_issue_pixels,confident_issue_pixels,disagreeing_pixels,scored_pixels");
+        var sb = new StringBuilder("rank,name,fold,contradiction_outlier_score,meta_structure_score,softmin_score,confident_issue_score,contradiction_z,contradiction_class,contradiction_direction,"
+            + "structural_issue_pixels,confident_issue_pixels,disagreeing_pixels,scored_pixels");
         for (int c = 0; c < classes; c++) sb.Append(ci, $",meta_structure_class_{c}");
         sb.Append('\n');
         for (int r = 0; r < ranked.Count; r++)
         {
             var q = ranked[r];
-            sb.Append(ci, $"{r + 1},{Quote(q.Id ?? "")},{folds[q.Index]},{q.MetaStructureScore:R},{q.SoftminScore:R},{q.GetScore(LabelQualityScoreKind.ConfidentIssues):R},");
+            sb.Append(ci, $"{r + 1},{Quote(q.Id ?? "")},{folds[q.Index]},{q.ContradictionOutlierScore:R},{q.MetaStructureScore:R},{q.SoftminScore:R},{q.GetScore(LabelQualityScoreKind.ConfidentIssues):R},");
+            sb.Append(ci, $"{q.ContradictionZ:R},{q.ContradictionClass},{q.ContradictionDirection.ToString().ToLowerInvariant()},");
             sb.Append(ci, $"{q.StructuralIssueCount},{q.ConfidentIssueCount},{q.DisagreementCount},{q.ScoredPixelCount}");
             foreach (double s in q.ClassMetaStructureScores) sb.Append(ci, $",{s:R}");
             sb.Append('\n');

@@ -35,6 +35,49 @@ public sealed class LabelQualityTransformTests
 
     private static double[] Doubles(IDataView view, string column) => view.GetColumn<double>(column).ToArray();
 
+    private sealed class FoldRow
+    {
+        public byte[] Mask { get; set; } = [];
+        public float[] Probability { get; set; } = [];
+        public int Fold { get; set; }
+        public float FoldAsSingle { get; set; }
+    }
+
+    [TestMethod]
+    public void FoldColumn_GivesTheCoreScoresWithFolds_SurvivesSaveLoad_AndIsChecked()
+    {
+        var (_, images, _) = ContradictionOutlierTests.TwoModels();
+        int size = images[0].Width;
+        var ml = new MLContext(seed: 0);
+        var def = SchemaDefinition.Create(typeof(FoldRow));
+        def[nameof(FoldRow.Mask)].ColumnType = new VectorDataViewType(NumberDataViewType.Byte, size, size);
+        def[nameof(FoldRow.Probability)].ColumnType = new VectorDataViewType(NumberDataViewType.Single, 1, size, size);
+        var data = ml.Data.LoadFromEnumerable(images.Select(im => new FoldRow { Mask = im.Mask, Probability = im.Probabilities, Fold = im.Fold!.Value, FoldAsSingle = im.Fold!.Value }).ToList(), def);
+
+        var model = ml.Transforms.ScoreLabelQuality(foldColumnName: "Fold").Fit(data);
+        var scored = model.Transform(data);
+        var report = LabelQualityReport.Create(images, 1);
+        CollectionAssert.AreEqual(report.Scores(LabelQualityScoreKind.ContradictionOutlier), Doubles(scored, LabelQualityColumnNames.ContradictionOutlierScore));
+        CollectionAssert.AreEqual(report.Images.Select(i => i.ContradictionZ).ToArray(), Doubles(scored, LabelQualityColumnNames.ContradictionZ));
+        CollectionAssert.AreEqual(report.Model.FoldThresholds.Keys.ToArray(), model.Model.FoldThresholds.Keys.ToArray());
+
+        // Without the fold column the data set's thresholds judge every row: other scores.
+        var pooled = Doubles(ml.Transforms.ScoreLabelQuality().Fit(data).Transform(data), LabelQualityColumnNames.ContradictionOutlierScore);
+        CollectionAssert.AreNotEqual(pooled, Doubles(scored, LabelQualityColumnNames.ContradictionOutlierScore));
+
+        using var tmp = TestPaths.NewTemp();
+        string zip = Path.Combine(tmp.Path, "quality-folds.zip");
+        ml.Model.Save(model, data.Schema, zip);
+        var loaded = new MLContext(seed: 3).RegisterNoisySeg().Model.Load(zip, out _);
+        CollectionAssert.AreEqual(Doubles(scored, LabelQualityColumnNames.ContradictionOutlierScore), Doubles(loaded.Transform(data), LabelQualityColumnNames.ContradictionOutlierScore));
+
+        var missing = Assert.Throws<ArgumentException>(() => ml.Transforms.ScoreLabelQuality(foldColumnName: "Split").Fit(data));
+        StringAssert.Contains(missing.Message, "'Split' (FoldColumnName)");
+        var wrongType = Assert.Throws<ArgumentException>(() => ml.Transforms.ScoreLabelQuality(foldColumnName: nameof(FoldRow.FoldAsSingle)).Fit(data));
+        StringAssert.Contains(wrongType.Message, "expected a scalar Int32");
+        Assert.Throws<ArgumentException>(() => ml.Transforms.ScoreLabelQuality(foldColumnName: "Split").GetOutputSchema(EstimatorContract.ShapeOf(data.Schema)));
+    }
+
     [TestMethod]
     public void Binary_FitTransform_MatchesTheCoreReport_AndAddsEveryColumn()
     {

@@ -78,7 +78,7 @@ public sealed class LabelQualityPersistenceTests
         var cases = QualityTestData.Make(new SyntheticSpec { Count = 3, Size = 32 });
         var json = Encoding.UTF8.GetString(LabelQualityModel.Fit(cases.Select(c => c.Image), 1).ToBytes());
         Assert.Throws<InvalidDataException>(() => LabelQualityModel.FromBytes("not json"u8));
-        Assert.Throws<InvalidDataException>(() => LabelQualityModel.FromBytes(Encoding.UTF8.GetBytes(json.Replace("\"Version\":1", "\"Version\":99", StringComparison.Ordinal))));
+        Assert.Throws<InvalidDataException>(() => LabelQualityModel.FromBytes(Encoding.UTF8.GetBytes(json.Replace("\"Version\":2", "\"Version\":99", StringComparison.Ordinal))));
         Assert.Throws<InvalidDataException>(() => LabelQualityModel.FromBytes(Encoding.UTF8.GetBytes(json.Replace("\"ClassCount\":1", "\"ClassCount\":3", StringComparison.Ordinal))));
         Assert.Throws<InvalidDataException>(() => LabelQualityModel.FromBytes(Encoding.UTF8.GetBytes(json.Replace("\"Decoding\":\"threshold", "\"Decoding\":\"nonsense", StringComparison.Ordinal))));
     }

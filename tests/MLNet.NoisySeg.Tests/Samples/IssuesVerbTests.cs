@@ -67,19 +67,24 @@ public sealed class IssuesVerbTests
     {
         using var temp = TestPaths.NewTemp();
         string data = MakeFolder(temp.Path);
-        string out1 = Path.Combine(temp.Path, "by-meta");
+        string out1 = Path.Combine(temp.Path, "by-contradiction");
         string common = "--mask-encoding binary --foreground 255 --folds 2 --steps 4 --depth 2 --base-width 4 --crop 16";
         var (code, output) = RunApp([.. $"issues --data {data} {common} --top 3 --out {out1}".Split(' ')]);
         Assert.AreEqual(0, code, output);
         StringAssert.Contains(output, "Ranked 8 images");
 
         var (header, rows) = ReadCsv(Path.Combine(out1, "issues.csv"));
-        CollectionAssert.AreEqual(new[] { "rank", "name", "fold", "meta_structure_score", "softmin_score", "confident_issue_score" }, header.Take(6).ToArray());
+        CollectionAssert.AreEqual(new[] { "rank", "name", "fold", "contradiction_outlier_score", "meta_structure_score", "softmin_score", "confident_issue_score",
+            "contradiction_z", "contradiction_class", "contradiction_direction" }, header.Take(10).ToArray());
         Assert.AreEqual("meta_structure_class_1", header[^1]);
         Assert.AreEqual(Count, rows.Count);
         CollectionAssert.AreEqual(Enumerable.Range(1, Count).Select(i => i.ToString(CultureInfo.InvariantCulture)).ToArray(), rows.Select(r => r[0]).ToArray());
         Assert.AreEqual(Count, rows.Select(r => r[1]).Distinct().Count(), "every image once");
-        AssertAscending(Column(header, rows, "meta_structure_score"), "meta-structure score");
+        // The default ranking is by the contradiction outlier: its z descending (score ascending).
+        AssertAscending(Column(header, rows, "contradiction_z").Select(z => -z).ToArray(), "minus the contradiction z");
+        AssertAscending(Column(header, rows, "contradiction_outlier_score"), "contradiction-outlier score");
+        int direction = Array.IndexOf(header, "contradiction_direction");
+        Assert.IsTrue(rows.All(r => r[direction] is "surplus" or "deficit"), string.Join(", ", rows.Select(r => r[direction])));
         Assert.IsTrue(Column(header, rows, "fold").All(f => f is 0 or 1));
 
         var overlays = Directory.GetFiles(Path.Combine(out1, "overlays"), "*.png").Select(Path.GetFileName).Order().ToArray();
@@ -100,7 +105,7 @@ public sealed class IssuesVerbTests
 
     [TestMethod]
     [DataRow("--folds must be at least 2; got 1.", "--folds", "1")]
-    [DataRow("--rank-by must be meta-structure, softmin or confident; got 'loudest'.", "--rank-by", "loudest")]
+    [DataRow("--rank-by must be contradiction, meta-structure, softmin or confident; got 'loudest'.", "--rank-by", "loudest")]
     [DataRow("--top must be an integer; got 'x'.", "--top", "x")]
     [DataRow("unknown option '--model' for 'issues'", "--model", "m.zip")]
     [DataRow("cannot be split into 9 folds", "--folds", "9")]
@@ -132,7 +137,7 @@ public sealed class IssuesVerbTests
         var (code, output) = RunApp("issues", "--help");
         Assert.AreEqual(0, code, output);
         foreach (var expected in new[] { "noisyseg issues [options]", "--data <folder>", "--folds <N>", "[default: 5]", "--top <N>", "[default: 10]",
-                     "--rank-by <meta-structure|softmin|confident>", "--steps <N>", "--crop", "Examples:", "Exit codes: 0 ok" })
+                     "--rank-by <contradiction|meta-structure|softmin|confident>", "--steps <N>", "--crop", "Examples:", "Exit codes: 0 ok" })
             StringAssert.Contains(output, expected);
         foreach (var other in new[] { "--shard", "--inputs", "--images", "--model", "--noise", "--filter", "--parallel", "--test" })
             Assert.IsFalse(output.Contains(other, StringComparison.Ordinal), $"issues' help lists {other}: {output}");

@@ -199,9 +199,9 @@ public static class CliOptions
     public static readonly CliOption Top = new("--top", nameof(AppSettings.Top), "Overlays written for the N most suspicious images (0 = none)")
     { ValueName = "N", Default = "10", Check = Int("--top", 0, int.MaxValue) };
 
-    /// <summary>--rank-by meta-structure|softmin|confident (issues).</summary>
-    public static readonly CliOption RankBy = new("--rank-by", nameof(AppSettings.RankBy), "The score the CSV is sorted by and the overlays are chosen by: meta-structure (noise-aware), softmin (cleanlab's) or confident (share of confident-learning flags)")
-    { ValueName = "meta-structure|softmin|confident", Default = "meta-structure", Check = RankByCheck };
+    /// <summary>--rank-by contradiction|meta-structure|softmin|confident (issues).</summary>
+    public static readonly CliOption RankBy = new("--rank-by", nameof(AppSettings.RankBy), "The score the CSV is sorted by and the overlays are chosen by: contradiction (outlier of the data set's confident contradictions), meta-structure (noise-aware density match), softmin (cleanlab's) or confident (share of confident-learning flags)")
+    { ValueName = "contradiction|meta-structure|softmin|confident", Default = "contradiction", Check = RankByCheck };
 
     /// <summary>An error naming <paramref name="option"/> unless the value is an integer in [min, max].</summary>
     public static Func<string, string?> Int(string option, int min, int max) => text =>
@@ -231,7 +231,7 @@ public static class CliOptions
     private static string? RankByCheck(string text)
     {
         try { IssuesOptions.ParseScore(text); return null; }
-        catch (ArgumentException) { return $"--rank-by must be meta-structure, softmin or confident; got '{text}'."; }
+        catch (ArgumentException) { return $"--rank-by must be contradiction, meta-structure, softmin or confident; got '{text}'."; }
     }
 
     private static string? CropCheck(string text)

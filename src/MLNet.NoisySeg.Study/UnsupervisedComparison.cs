@@ -183,30 +183,19 @@ public static class UnsupervisedComparison
             {
                 var o = options.Igtt with { UseMetaStructureExtraction = ems, Trainer = options.Igtt.Trainer with { Seed = seed } };
                 log?.Report($"{name} seed {seed}: training");
-                var shares = new List<double>();
-                IReadOnlyList<byte[]>? labels = null;
-                var progress = new SyncProgress<IgttProgress>(p =>
+                void AfterRound(IgttRoundEnd end)
                 {
-                    if (p.Stage != IgttStage.Selection) return;
-                    shares.Add(p.Selection!.MeanCandidateForeground);
-                    labels = p.PseudoLabels!.Select(x => (byte[])x.Clone()).ToList();
-                });
-                void AfterRound(int round, TrainedSegmentationModel model)
-                {
-                    // The model as it stands after this round's steps, decoded as the final one is: aligned with the
-                    // pseudo-labels it trained on, thresholded where the training outputs cover the candidates' share.
-                    var outputs = model.PredictProbabilities(trainImages, c, h, w);
-                    bool invert = labels is not null && DetUSign(outputs, labels) < 0;
-                    double share = shares[^1];
-                    var probs = model.PredictProbabilities(testImages, c, h, w);
-                    if (invert) { Complement(outputs); Complement(probs); }
+                    // The model as it stands after this round's steps, aligned by the trainer, decoded as the final one is:
+                    // thresholded where the training outputs cover the share of the candidates it trained on.
+                    double share = end.Selection.MeanCandidateForeground;
+                    var probs = end.Model.PredictProbabilities(testImages, c, h, w);
                     var rule = DecodingRule.AtThreshold(double.IsFinite(share)
-                        ? LabelFreeDecoder.ThresholdAtForegroundShare(outputs, share) : LabelFreeDecoder.EstimateBinary(outputs).Threshold);
+                        ? LabelFreeDecoder.ThresholdAtForegroundShare(end.TrainingOutputs, share) : LabelFreeDecoder.EstimateBinary(end.TrainingOutputs).Threshold);
                     double dice = Score(test, probs, rule).Dice;
-                    curve.Add((round, dice, share));
-                    log?.Report(string.Create(CultureInfo.InvariantCulture, $"  after round {round} ({(round + 1) * stepsPerRound} steps): test Dice {dice:0.0000}, candidate share {share:0.000}"));
+                    curve.Add((end.Round, dice, share));
+                    log?.Report(string.Create(CultureInfo.InvariantCulture, $"  after round {end.Round} ({(end.Round + 1) * stepsPerRound} steps): test Dice {dice:0.0000}, candidate share {share:0.000}"));
                 }
-                using var r = IterativeGroundTruthTrainer.Train(train, o, progress, cancellationToken, options.RecordCurves ? AfterRound : null);
+                using var r = IterativeGroundTruthTrainer.Train(train, o, null, cancellationToken, options.RecordCurves ? AfterRound : null);
                 var m = Score(test, r.Model.PredictProbabilities(testImages, c, h, w), r.Decoding);
                 rows.Add(m);
                 orientations.Add(string.Create(CultureInfo.InvariantCulture, $"seed {seed}: {r.Orientation.ObservedPolarity}{(r.Orientation.Inverted ? " (head inverted)" : "")}"));
@@ -287,29 +276,6 @@ public static class UnsupervisedComparison
             scores.Add(score);
         }
         return StudyScoring.EvaluateBinary(new MLContext(), test.Select(t => t.Mask!).ToList(), masks, scores);
-    }
-
-    /// <summary>Sign of det U of outputs p against labels s pooled over images (positive: aligned; 255 skipped).</summary>
-    private static int DetUSign(IReadOnlyList<float[]> outputs, IReadOnlyList<byte[]> labels)
-    {
-        double sumPs = 0, sumP = 0, countS = 0, n = 0;
-        for (int i = 0; i < outputs.Count; i++)
-            for (int j = 0; j < outputs[i].Length; j++)
-            {
-                byte s = labels[i][j];
-                if (s == MLNet.NoisySeg.Core.MaskConventions.IgnoreIndex) continue;
-                float p = outputs[i][j];
-                n++;
-                sumP += p;
-                if (s != 0) { sumPs += p; countS++; }
-            }
-        return Math.Sign(n * sumPs - sumP * countS);
-    }
-
-    private static void Complement(float[][] maps)
-    {
-        foreach (var m in maps)
-            for (int j = 0; j < m.Length; j++) m[j] = 1f - m[j];
     }
 
     private static UnsupervisedMethodResult Summarise(string name, IReadOnlyList<BinarySegmentationMetrics> rows, double seconds, string notes)

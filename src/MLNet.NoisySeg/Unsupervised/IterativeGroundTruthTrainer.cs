@@ -37,6 +37,17 @@ public sealed record IgttRoundSummary(int Round, double MeanLevelIndex, double M
     public double CandidateContrast { get; init; } = double.NaN;
 }
 
+/// <summary>What <see cref="IterativeGroundTruthTrainer.Train"/> hands its round observer after each round's training.</summary>
+/// <param name="Round">0-based round just trained.</param>
+/// <param name="Model">The network as it stands after the round's steps, in eval mode and aligned as the returned model
+/// will be (its head negated when it had learned its pseudo-labels inverted or, with Bright/Dark, against the polarity).
+/// Do not dispose or keep it.</param>
+/// <param name="TrainingOutputs">Its (aligned) foreground probabilities on the training images, one map per image in
+/// input order: the maps the next selection uses. Read them during the call only; do not modify them.</param>
+/// <param name="Selection">The selection this round trained on (its candidates' and pseudo-labels' shares).</param>
+/// <param name="Inverted">True when this round's alignment negated the head.</param>
+public sealed record IgttRoundEnd(int Round, TrainedSegmentationModel Model, IReadOnlyList<float[]> TrainingOutputs, IgttRoundSummary Selection, bool Inverted);
+
 /// <summary>Stage of an iGTT run.</summary>
 public enum IgttStage
 {
@@ -204,13 +215,13 @@ public static class IterativeGroundTruthTrainer
     /// <param name="options">Options (validated).</param>
     /// <param name="progress">Receives a report after each selection and each training step.</param>
     /// <param name="cancellationToken">Stops between steps and between images of a selection.</param>
-    /// <param name="afterRound">Optional observer called after each round's training with the 0-based round and the
-    /// current network (eval mode, before that round's re-orientation check), e.g. to score a validation set per round.
-    /// Do not dispose or keep the model.</param>
+    /// <param name="afterRound">Optional observer called after each round's training and alignment with the network, its
+    /// outputs on the training images and the selection it trained on (<see cref="IgttRoundEnd"/>), e.g. to score a
+    /// validation set per round as the final model would be scored.</param>
     /// <returns>The trained model and the last pseudo-labels; dispose it.</returns>
     public static IgttResult Train(IReadOnlyList<SegmentationItem> images, IgttOptions options,
         IProgress<IgttProgress>? progress = null, CancellationToken cancellationToken = default,
-        Action<int, TrainedSegmentationModel>? afterRound = null)
+        Action<IgttRoundEnd>? afterRound = null)
     {
         ArgumentNullException.ThrowIfNull(images);
         ArgumentNullException.ThrowIfNull(options);
@@ -276,10 +287,13 @@ public static class IterativeGroundTruthTrainer
         {
             if (step % stepsPerRound != 0) return new Dictionary<string, double>();
             int round = step / stepsPerRound;
-            afterRound?.Invoke(round - 1, model);
-            if (step >= totalSteps) return new Dictionary<string, double>();
+            bool lastRound = step >= totalSteps;
+            // After the last round the result is aligned below, once training has returned; only an observer needs it here.
+            if (lastRound && afterRound is null) return new Dictionary<string, double>();
             var predictions = model.PredictProbabilities(imageList, c, h, w);
             bool inverted = AlignNetwork(model, predictions, pseudo, intensity, options.Polarity, round, log);
+            afterRound?.Invoke(new IgttRoundEnd(round - 1, model, predictions, summaries[^1], inverted));
+            if (lastRound) return new Dictionary<string, double>();
             SelectRound(round, predictions, inverted);
             var last = summaries[^1];
             return new Dictionary<string, double> { ["round"] = last.Round, ["pseudoForeground"] = last.MeanPseudoLabelForeground };

@@ -105,9 +105,9 @@ switch (cmd)
             Console.WriteLine($"     {s}");
         });
         var perRound = new List<Dictionary<string, object?>>();
-        void AfterRound(int round, TrainedSegmentationModel m)
+        void AfterRound(IgttRoundEnd end)
         {
-            var trainOut = m.PredictProbabilities(train.Select(t => t.Image).ToList(), train[0].Channels, train[0].Height, train[0].Width);
+            var (round, m, trainOut) = (end.Round, end.Model, end.TrainingOutputs.ToList());
             var lv = LabelFreeDecoder.EstimateBinary(trainOut);
             var raw = Score(test, m, DecodingRule.AtThreshold(lv.Threshold));
             var pooled = trainOut.SelectMany(x => x).ToArray();

@@ -20,14 +20,15 @@ namespace NoisySeg.Benchmarks;
 /// add an object, shift by 3, swap a class's object on CamVid); the rest stay as they are. Out-of-sample probabilities
 /// come from k-fold cross-fitting of the U-Net on the corrupted labels (<see cref="CrossFitting"/>); every image is
 /// scored (<see cref="LabelQualityModel"/>). Reported per data set, mean ± std over seeds: image-level AUROC and
-/// average precision of finding the planted images for the meta-structure score, cleanlab's softmin score and the
-/// confident-issue fraction (overall and per error kind against all clean images), and pixel-level precision/recall of
+/// average precision of finding the planted images for the contradiction-outlier score (images carry their folds), the
+/// meta-structure score, cleanlab's softmin score and the confident-issue fraction (overall and per error kind against all clean images), and pixel-level precision/recall of
 /// the structural flags and the confident-learning flags against the changed pixels (flags on clean images count as
 /// false positives).
 /// </summary>
 /// <remarks>
 /// Usage: <c>quality [--datasets isbi,camvid] [--seeds 0,1,2] [--folds 5] [--steps 300] [--fraction 0.2] [--min-change 0.001] [--threads 1]
-/// [--bandwidth 3] [--isbi DIR] [--camvid DIR] [--camvid-size 240x180] [--out FILE]</c>. ISBI: the 30 labelled 512² slices
+/// [--bandwidth 3] [--depth 3] [--base-width 8] [--isbi DIR] [--camvid DIR] [--camvid-size 240x180] [--out FILE] [--dump DIR]</c>
+/// (<c>--dump</c>: every seed's masks, probabilities, images and folds for offline analysis, see <c>Dump</c>). ISBI: the 30 labelled 512² slices
 /// (train + test) cut into four native-resolution 256² tiles each (120 images; membrane = class 1). CamVid: train + test
 /// of the folder given (default: ../shared/data/camvid11 when present, else the embedded camvid11_small), resized.
 /// </remarks>
@@ -220,6 +221,24 @@ internal static class QualityBenchmark
         metrics["planted precision structural"] = structuralPlanted.Precision;
         metrics["planted precision confident"] = confidentPlanted.Precision;
 
+        // One investigation row: AUROC and AP of a ranking key (lower = more suspicious), per kind group when classes are
+        // swapped, and the precision/recall of its pixel flags when it has any.
+        void AddVariant(string name, double[] key, PixelIssueDetection? flags = null)
+        {
+            metrics[$"variant {name} auroc"] = IssueDetectionMetrics.Auroc(key, hasIssue);
+            metrics[$"variant {name} ap"] = IssueDetectionMetrics.AveragePrecision(key, hasIssue);
+            if (data.Kinds.Contains(PlantedErrorKind.SwapClass))
+            {
+                var keep = Enumerable.Range(0, n).Where(i => kindOf[i] is null || kindOf[i] != PlantedErrorKind.SwapClass).ToArray();
+                metrics[$"variant {name} structural"] = IssueDetectionMetrics.Auroc(keep.Select(i => key[i]).ToArray(), keep.Select(i => hasIssue[i]).ToArray());
+                var swaps = Enumerable.Range(0, n).Where(i => kindOf[i] is null || kindOf[i] == PlantedErrorKind.SwapClass).ToArray();
+                metrics[$"variant {name} swap"] = IssueDetectionMetrics.Auroc(swaps.Select(i => key[i]).ToArray(), swaps.Select(i => hasIssue[i]).ToArray());
+            }
+            if (flags is null) return;
+            metrics[$"variant {name} precision"] = flags.Precision;
+            metrics[$"variant {name} recall"] = flags.Recall;
+        }
+
         // Investigation: the meta-structure score with other bandwidths, kernels, tolerances, noise allowances and decodings
         // of the same probabilities (softmin and the confident fraction do not depend on them).
         foreach (var (name, variant) in Variants(options, data.ClassCount, images))
@@ -233,72 +252,35 @@ internal static class QualityBenchmark
                 meta[i] = q.MetaStructureScore;
                 flags.Add(q.StructuralIssueMask, changed[i] ?? CleanTruth(images[i].Mask));
             }
-            metrics[$"variant {name} auroc"] = IssueDetectionMetrics.Auroc(meta, hasIssue);
-            metrics[$"variant {name} ap"] = IssueDetectionMetrics.AveragePrecision(meta, hasIssue);
-            if (data.Kinds.Contains(PlantedErrorKind.SwapClass))
-            {
-                var keep = Enumerable.Range(0, n).Where(i => kindOf[i] is null || kindOf[i] != PlantedErrorKind.SwapClass).ToArray();
-                metrics[$"variant {name} structural"] = IssueDetectionMetrics.Auroc(keep.Select(i => meta[i]).ToArray(), keep.Select(i => hasIssue[i]).ToArray());
-                var swaps = Enumerable.Range(0, n).Where(i => kindOf[i] is null || kindOf[i] == PlantedErrorKind.SwapClass).ToArray();
-                metrics[$"variant {name} swap"] = IssueDetectionMetrics.Auroc(swaps.Select(i => meta[i]).ToArray(), swaps.Select(i => hasIssue[i]).ToArray());
-            }
-            metrics[$"variant {name} precision"] = flags.Precision;
-            metrics[$"variant {name} recall"] = flags.Recall;
+            AddVariant(name, meta, flags);
         }
         // Ablation: the contradiction outlier without per-fold thresholds (every image judged with the data set's, as if
         // one network had predicted them all).
         {
             var pooled = images.Select(im => new LabelQualityImage(im.Id, im.Mask, im.Probabilities, im.Width, im.Height)).ToList();
             var m = LabelQualityModel.Fit(pooled, k, options with { StorePixelMaps = false });
-            var key = pooled.Select((im, i) => m.Score(im, i).GetRankingKey(LabelQualityScoreKind.ContradictionOutlier)).ToArray();
-            const string name = "contradiction outlier with the data set's thresholds for every fold (no per-fold thresholds)";
-            metrics[$"variant {name} auroc"] = IssueDetectionMetrics.Auroc(key, hasIssue);
-            metrics[$"variant {name} ap"] = IssueDetectionMetrics.AveragePrecision(key, hasIssue);
-            if (data.Kinds.Contains(PlantedErrorKind.SwapClass))
-            {
-                var keep = Enumerable.Range(0, n).Where(i => kindOf[i] is null || kindOf[i] != PlantedErrorKind.SwapClass).ToArray();
-                metrics[$"variant {name} structural"] = IssueDetectionMetrics.Auroc(keep.Select(i => key[i]).ToArray(), keep.Select(i => hasIssue[i]).ToArray());
-                var swaps = Enumerable.Range(0, n).Where(i => kindOf[i] is null || kindOf[i] == PlantedErrorKind.SwapClass).ToArray();
-                metrics[$"variant {name} swap"] = IssueDetectionMetrics.Auroc(swaps.Select(i => key[i]).ToArray(), swaps.Select(i => hasIssue[i]).ToArray());
-            }
+            AddVariant("contradiction outlier with the data set's thresholds for every fold (no per-fold thresholds)",
+                pooled.Select((im, i) => m.Score(im, i).GetRankingKey(LabelQualityScoreKind.ContradictionOutlier)).ToArray());
         }
         // Investigation: the meta-structure score and the confident-issue fraction together (mean of their ranks, lower =
         // more suspicious; pixel flags: structural or confident-learning).
-        {
-            const string name = "mean rank of meta-structure and confident-issue fraction; flags: either";
-            var both = MeanRank(scores[LabelQualityScoreKind.MetaStructure], scores[LabelQualityScoreKind.ConfidentIssues]);
-            metrics[$"variant {name} auroc"] = IssueDetectionMetrics.Auroc(both, hasIssue);
-            metrics[$"variant {name} ap"] = IssueDetectionMetrics.AveragePrecision(both, hasIssue);
-            if (data.Kinds.Contains(PlantedErrorKind.SwapClass))
-            {
-                var keep = Enumerable.Range(0, n).Where(i => kindOf[i] is null || kindOf[i] != PlantedErrorKind.SwapClass).ToArray();
-                metrics[$"variant {name} structural"] = IssueDetectionMetrics.Auroc(keep.Select(i => both[i]).ToArray(), keep.Select(i => hasIssue[i]).ToArray());
-                var swaps = Enumerable.Range(0, n).Where(i => kindOf[i] is null || kindOf[i] == PlantedErrorKind.SwapClass).ToArray();
-                metrics[$"variant {name} swap"] = IssueDetectionMetrics.Auroc(swaps.Select(i => both[i]).ToArray(), swaps.Select(i => hasIssue[i]).ToArray());
-            }
-            metrics[$"variant {name} precision"] = either.Precision;
-            metrics[$"variant {name} recall"] = either.Recall;
-        }
+        AddVariant("mean rank of meta-structure and confident-issue fraction; flags: either",
+            MeanRank(scores[LabelQualityScoreKind.MetaStructure], scores[LabelQualityScoreKind.ConfidentIssues]), either);
         // Investigation (binary): whole-image statistics of the given mask against the decoded prediction, the coarsest
         // meta-structure there is (one density per image). Lower = more suspicious.
         if (data.ClassCount == 2)
         {
             var area = Enumerable.Range(0, n).Select(i => ShareRatio(images[i].Mask, decoded[i], data.Background)).ToArray();
             var dice = Enumerable.Range(0, n).Select(i => Agreement(decoded[i], images[i].Mask, data.ClassCount)).ToArray();
-            void Add(string name, double[] score)
-            {
-                metrics[$"variant {name} auroc"] = IssueDetectionMetrics.Auroc(score, hasIssue);
-                metrics[$"variant {name} ap"] = IssueDetectionMetrics.AveragePrecision(score, hasIssue);
-            }
-            Add("whole image: minus the absolute log ratio of the given and decoded foreground shares", area);
-            Add("whole image: Dice of the given mask and the decoded prediction", dice);
-            Add("mean rank of the whole-image share ratio and the confident-issue fraction", MeanRank(area, scores[LabelQualityScoreKind.ConfidentIssues]));
-            Add("mean rank of the whole-image share ratio and meta-structure", MeanRank(area, scores[LabelQualityScoreKind.MetaStructure]));
+            AddVariant("whole image: minus the absolute log ratio of the given and decoded foreground shares", area);
+            AddVariant("whole image: Dice of the given mask and the decoded prediction", dice);
+            AddVariant("mean rank of the whole-image share ratio and the confident-issue fraction", MeanRank(area, scores[LabelQualityScoreKind.ConfidentIssues]));
+            AddVariant("mean rank of the whole-image share ratio and meta-structure", MeanRank(area, scores[LabelQualityScoreKind.MetaStructure]));
             if (k == 1)
             {
                 var fit = images.Select(im => LikelihoodZ(im.Mask, im.Probabilities, data.Background)).ToArray();
-                Add("log-likelihood z-score of the given mask under the probabilities", fit);
-                Add("mean rank of the log-likelihood z-score and the confident-issue fraction", MeanRank(fit, scores[LabelQualityScoreKind.ConfidentIssues]));
+                AddVariant("log-likelihood z-score of the given mask under the probabilities", fit);
+                AddVariant("mean rank of the log-likelihood z-score and the confident-issue fraction", MeanRank(fit, scores[LabelQualityScoreKind.ConfidentIssues]));
             }
         }
         return new SeedResult(seed, metrics, quality / n, clock.Elapsed, plantedText);

@@ -180,13 +180,23 @@ public class IgttTrainingTests
         var train = Items(8, 0);
         var test = Items(4, 1000);
         var o = Tiny(ems: false, rounds: 3, steps: 6);
-        using var r = IterativeGroundTruthTrainer.Train(train, o, afterRound: (round, model) =>
+        // The observer sees the aligned network after each round; sabotaging it after round 0 leaves round 1 training
+        // an inverted head, which the alignment after round 1 catches.
+        var seen = new List<IgttRoundEnd>();
+        IReadOnlyList<byte[]>? trainedOn = null;
+        var selections = new SyncProgress(p => { if (p.Stage == IgttStage.Selection) trainedOn = p.PseudoLabels!.Select(x => (byte[])x.Clone()).ToList(); });
+        using var r = IterativeGroundTruthTrainer.Train(train, o, selections, default, end =>
         {
-            if (round == 0) IterativeGroundTruthTrainer.InvertHead(model.Network);
+            Assert.AreEqual(1, IterativeGroundTruthTrainer.OrientationSign(end.TrainingOutputs, trainedOn!), $"round {end.Round}: the observer gets aligned outputs");
+            Assert.AreEqual(end.Round, end.Selection.Round, "the selection the round trained on");
+            seen.Add(end);
+            if (end.Round == 0) IterativeGroundTruthTrainer.InvertHead(end.Model.Network);
         });
+        CollectionAssert.AreEqual(new[] { 0, 1, 2 }, seen.Select(e => e.Round).ToArray());
+        Assert.IsTrue(seen[1].Inverted, "the alignment after round 1 negated the sabotaged head");
         Assert.IsTrue(r.Orientation.NetworkInversions >= 1, r.Orientation.ToString());
-        Assert.IsTrue(r.Rounds[1].NetworkInverted, r.Rounds[1].ToString());
-        StringAssert.Contains(r.Orientation.Reason, "After round 0 the network had learned its pseudo-labels inverted");
+        Assert.IsTrue(r.Rounds[2].NetworkInverted, r.Rounds[2].ToString());
+        StringAssert.Contains(r.Orientation.Reason, "After round 1 the network had learned its pseudo-labels inverted");
         Assert.IsFalse(r.OutputInverted);
         Assert.IsFalse(r.Decoding.Inverted);
         var outputs = r.Model.PredictProbabilities(train.Select(t => t.Image).ToList(), 1, 64, 64);

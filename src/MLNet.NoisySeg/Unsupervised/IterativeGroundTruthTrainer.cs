@@ -356,35 +356,36 @@ public static class IterativeGroundTruthTrainer
 
     /// <summary>
     /// Keeps the network aligned: negates its head when its output anti-correlates with the pseudo-labels it was
-    /// trained on (sign of det U pooled over the images) or, with Bright/Dark, with the requested polarity. Inverts
-    /// <paramref name="outputs"/> in place to match. Returns true when it inverted.
+    /// trained on (sign of det U pooled over the images) or, with Bright/Dark, with the requested polarity (the polarity
+    /// has the last word; the head is negated at most once). Inverts <paramref name="outputs"/> in place to match.
+    /// Returns true when it inverted.
     /// </summary>
     internal static bool AlignNetwork(TrainedSegmentationModel model, float[][] outputs, byte[][] trainedOn, float[][] intensity,
         ForegroundPolarity polarity, int round, OrientationLog log)
     {
-        bool inverted = false;
-        int sign = OrientationSign(outputs, trainedOn);
-        if (sign < 0)
-        {
-            InvertHead(model.Network);
-            Invert(outputs, false);
-            log.Inversions++;
-            inverted = true;
-            log.Add(string.Create(CultureInfo.InvariantCulture, $"After round {round - 1} the network had learned its pseudo-labels inverted (det U < 0): output inverted."));
-        }
+        // Decide first (both checks on the outputs as they would be), then negate the head at most once.
+        bool detU = OrientationSign(outputs, trainedOn) < 0;
+        bool invert = detU;
+        double r = double.NaN;
         if (polarity != ForegroundPolarity.Auto)
         {
-            double r = IntensityCorrelation(outputs, intensity);
-            if (r != 0 && (r > 0) != (polarity == ForegroundPolarity.Bright))
-            {
-                InvertHead(model.Network);
-                Invert(outputs, false);
-                log.Inversions++;
-                inverted = !inverted;
-                log.Add(string.Create(CultureInfo.InvariantCulture, $"After round {round - 1} the output correlated with the intensity at r = {r:0.###}, against polarity {polarity}: output inverted."));
-            }
+            r = IntensityCorrelation(outputs, intensity);
+            if (detU) r = -r; // the correlation of 1 - p
+            if (r != 0 && (r > 0) != (polarity == ForegroundPolarity.Bright)) invert = !invert;
         }
-        return inverted;
+        string after = string.Create(CultureInfo.InvariantCulture, $"After round {round - 1} ");
+        if (detU && invert)
+            log.Add(after + "the network had learned its pseudo-labels inverted (det U < 0): output inverted.");
+        else if (detU)
+            log.Add(after + string.Create(CultureInfo.InvariantCulture,
+                $"the network had learned its pseudo-labels inverted (det U < 0), but inverted it would correlate with the intensity at r = {r:0.###}, against polarity {polarity}: left as it was (the polarity decides)."));
+        else if (invert)
+            log.Add(after + string.Create(CultureInfo.InvariantCulture, $"the output correlated with the intensity at r = {r:0.###}, against polarity {polarity}: output inverted."));
+        if (!invert) return false;
+        InvertHead(model.Network);
+        Invert(outputs, false);
+        log.Inversions++;
+        return true;
     }
 
     /// <summary>Sign of det U of outputs p against labels s pooled over images (positive: aligned; 255 skipped).</summary>

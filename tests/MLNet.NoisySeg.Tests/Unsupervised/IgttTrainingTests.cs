@@ -170,6 +170,40 @@ public class IgttTrainingTests
     }
 
     /// <summary>
+    /// The alignment decides once, then negates the head at most once: det U alone, the polarity alone, or both (they
+    /// cancel: the polarity decides and the head is left as it was).
+    /// </summary>
+    [TestMethod]
+    [DataRow(false, false, false, "")]
+    [DataRow(true, false, true, "det U < 0): output inverted.")]
+    [DataRow(false, true, true, "against polarity Bright: output inverted.")]
+    [DataRow(true, true, false, "left as it was (the polarity decides).")]
+    public void AlignNetwork_DecidesOnce(bool antiAligned, bool againstPolarity, bool expectInverted, string reason)
+    {
+        var train = Items(2, 0);
+        using var r = IterativeGroundTruthTrainer.Train(train, Tiny(rounds: 1, steps: 1));
+        var probe = r.Model.PredictProbabilities(train[0].Image, 1, 64, 64);
+        // Outputs 0.2 / 0.8 on the two halves; labels 1 where the output is high (aligned) or low (anti-aligned);
+        // intensity high where the output is high (Bright agrees) or low.
+        var outputs = new[] { new float[] { 0.2f, 0.2f, 0.8f, 0.8f } };
+        var labels = new[] { antiAligned ? new byte[] { 1, 1, 0, 0 } : new byte[] { 0, 0, 1, 1 } };
+        // After a det-U inversion the outputs are 0.8 0.8 0.2 0.2: the polarity is against them when the intensity rises left to right.
+        bool intensityRises = antiAligned ? againstPolarity : !againstPolarity;
+        var intensity = new[] { intensityRises ? new float[] { 0, 0, 1, 1 } : new float[] { 1, 1, 0, 0 } };
+        var log = new IterativeGroundTruthTrainer.OrientationLog(ForegroundPolarity.Bright);
+
+        bool inverted = IterativeGroundTruthTrainer.AlignNetwork(r.Model, outputs, labels, intensity, ForegroundPolarity.Bright, 1, log);
+        Assert.AreEqual(expectInverted, inverted);
+        Assert.AreEqual(expectInverted ? 1 : 0, log.Inversions);
+        float[] expected = expectInverted ? [1 - 0.2f, 1 - 0.2f, 1 - 0.8f, 1 - 0.8f] : [0.2f, 0.2f, 0.8f, 0.8f];
+        CollectionAssert.AreEqual(expected, outputs[0]);
+        var after = r.Model.PredictProbabilities(train[0].Image, 1, 64, 64);
+        Assert.AreEqual(expectInverted ? 1 - probe[0] : probe[0], after[0], 1e-5, "the head is negated exactly when reported");
+        if (reason.Length == 0) Assert.AreEqual("", log.Text);
+        else StringAssert.Contains(log.Text, reason);
+    }
+
+    /// <summary>
     /// A network that learned its pseudo-labels the wrong way round (simulated by negating its head after the first
     /// round) is detected at the next selection, inverted back and reported; its probabilities, and the returned
     /// model's, are foreground probabilities of the structure (AUC well above 0.5).

@@ -182,6 +182,9 @@ public sealed class IssuesVerb : Verb
     /// <summary>File name of the ranked CSV inside the output folder.</summary>
     public const string CsvName = "issues.csv";
 
+    /// <summary>The contradiction z beyond which the log counts an image as an outlier (a summary only; the CSV ranks all).</summary>
+    public const double OutlierZ = 3;
+
     /// <summary>Folder of the overlays inside the output folder.</summary>
     public const string OverlayFolder = "overlays";
 
@@ -251,6 +254,9 @@ public sealed class IssuesVerb : Verb
         string csv = Path.Combine(o.Out, CsvName);
         StudyResultStore.WriteAtomically(csv, ToCsv(ranked, fitted.Folds, classes));
         log.LogInformation("Ranked {Count} images by {Score} (most suspicious first): {Csv}", ranked.Count, o.RankBy, Path.GetFullPath(csv));
+        int outliers = results.Count(r => r.ContradictionZ > OutlierZ);
+        log.LogInformation("{Outliers} image(s) are contradicted by their model beyond z = {Z} of the folder's spread (contradiction_z in the CSV; a clean folder has few or none)",
+            outliers, OutlierZ);
         foreach (var r in ranked.Take(5))
             log.LogInformation("  {Name}: contradiction outlier {Contradiction:0.0000} ({Direction} of class {Class}), meta-structure {Meta:0.0000}, softmin {Softmin:0.0000}, {Structural} structural / {Confident} confident-learning flagged pixels",
                 r.Id, r.ContradictionOutlierScore, r.ContradictionDirection, r.ContradictionClass, r.MetaStructureScore, r.SoftminScore, r.StructuralIssueCount, r.ConfidentIssueCount);

@@ -72,6 +72,7 @@ public sealed class IssuesVerbTests
         var (code, output) = RunApp([.. $"issues --data {data} {common} --top 3 --out {out1}".Split(' ')]);
         Assert.AreEqual(0, code, output);
         StringAssert.Contains(output, "Ranked 8 images");
+        StringAssert.Contains(output, "beyond z = 3 of the folder's spread");
 
         var (header, rows) = ReadCsv(Path.Combine(out1, "issues.csv"));
         CollectionAssert.AreEqual(new[] { "rank", "name", "fold", "contradiction_outlier_score", "meta_structure_score", "softmin_score", "confident_issue_score",

@@ -299,52 +299,32 @@ internal static class ImageRows
     /// </summary>
     public static ImageInputState Settle(IDataView data, DataViewSchema.Column column, ImageInputState state)
     {
-        if (state.Channels != 0 && state.Height > 0 && state.Width > 0) return state;
+        bool needChannels = state.Channels == 0, needSize = state.Height <= 0 || state.Width <= 0;
+        if (!needChannels && !needSize) return state;
+        // The first row, read and decoded once for both.
         using var cursor = data.GetRowCursor(new[] { column });
         if (!cursor.MoveNext()) throw new ArgumentException($"The data has no rows; the image column '{column.Name}' must show at least one image to fix the channels and size.", "input");
-        int channels = state.Channels;
-        if (channels == 0)
-        {
-            if (state.Source == ImageSource.MLImage)
-            {
-                MLImage image = null!;
-                cursor.GetGetter<MLImage>(column)(ref image);
-                channels = image is null ? 1 : ImageInputState.ChannelsOf(image);
-            }
-            else
-            {
-                ReadOnlyMemory<char> path = default;
-                cursor.GetGetter<ReadOnlyMemory<char>>(column)(ref path);
-                string full = state.Folder is null ? path.ToString() : Path.Combine(state.Folder, path.ToString());
-                var decoded = ImageFileDecoder.Decode(full, state.MaxPixels);
-                channels = decoded.IsGray ? 1 : 3;
-            }
-            state = state with { Channels = channels };
-        }
-        if (state.Height <= 0 || state.Width <= 0)
-        {
-            // Not resized and not known from the column type: the first image's own size (every row must have it).
-            var (h, w) = FirstSize(data, column, state);
-            state = state with { Height = h, Width = w };
-        }
-        return state;
-    }
-
-    private static (int H, int W) FirstSize(IDataView data, DataViewSchema.Column column, ImageInputState state)
-    {
-        using var cursor = data.GetRowCursor(new[] { column });
-        cursor.MoveNext();
+        int channels, height, width;
         if (state.Source == ImageSource.MLImage)
         {
             MLImage image = null!;
             cursor.GetGetter<MLImage>(column)(ref image);
-            return (image.Height, image.Width);
+            if (image is null && needSize)
+                throw new ArgumentException($"The first row of the image column '{column.Name}' holds no image; its size cannot be read (resize, or give the size).", "input");
+            (channels, height, width) = image is null ? (1, 0, 0) : (ImageInputState.ChannelsOf(image), image.Height, image.Width);
         }
-        ReadOnlyMemory<char> path = default;
-        cursor.GetGetter<ReadOnlyMemory<char>>(column)(ref path);
-        string full = state.Folder is null ? path.ToString() : Path.Combine(state.Folder, path.ToString());
-        var decoded = ImageFileDecoder.Decode(full, state.MaxPixels);
-        return (decoded.Height, decoded.Width);
+        else
+        {
+            ReadOnlyMemory<char> path = default;
+            cursor.GetGetter<ReadOnlyMemory<char>>(column)(ref path);
+            string full = state.Folder is null ? path.ToString() : Path.Combine(state.Folder, path.ToString());
+            var decoded = ImageFileDecoder.Decode(full, state.MaxPixels);
+            (channels, height, width) = (decoded.IsGray ? 1 : 3, decoded.Height, decoded.Width);
+        }
+        if (needChannels) state = state with { Channels = channels };
+        // Not resized and not known from the column type: the first image's own size (every row must have it).
+        if (needSize) state = state with { Height = height, Width = width };
+        return state;
     }
 
     private static string Row(string column, long row) => $"row {row} of '{column}'";

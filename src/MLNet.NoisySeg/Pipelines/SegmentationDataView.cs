@@ -117,10 +117,29 @@ public static class SegmentationDataView
     }
 
     /// <summary>
+    /// The images of an image column one at a time (planar, as <see cref="ReadItems(IDataView, string, string?, string?, int?, int?)"/>
+    /// reads them, without masks or names), for a pass that needs each image only once. Columns are checked now; rows
+    /// as they are read.
+    /// </summary>
+    internal static IEnumerable<float[]> StreamImages(IDataView data, string imageColumnName)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        var imageCol = SchemaChecks.RequireVector(data.Schema, imageColumnName, NumberDataViewType.Single, "image");
+        var (c, h, w, interleaved) = ImageColumns.VectorShape((VectorDataViewType)imageCol.Type, imageColumnName, "image column", null, null, "");
+        var conversion = interleaved ? new ImageInputState(ImageSource.FloatVector, true, c, h, w, c, null, null, ImageScaling.None, null, 0, h, w) : null;
+        return Items(data, imageColumnName, conversion, c, h, w, null, null).Select(item => item.Image);
+    }
+
+    /// <summary>
     /// Reads items with the image column converted by <paramref name="conversion"/> (MLImage, interleaved vectors; null =
     /// planar float vectors of <paramref name="c"/> x <paramref name="h"/> x <paramref name="w"/> as they are).
     /// </summary>
     internal static IReadOnlyList<SegmentationItem> ReadItems(IDataView data, string imageColumnName, ImageInputState? conversion, int c, int h, int w,
+        string? maskColumnName, string? nameColumnName)
+        => Items(data, imageColumnName, conversion, c, h, w, maskColumnName, nameColumnName).ToList();
+
+    /// <summary>The rows of <see cref="ReadItems(IDataView, string, ImageInputState?, int, int, int, string?, string?)"/>, one at a time.</summary>
+    private static IEnumerable<SegmentationItem> Items(IDataView data, string imageColumnName, ImageInputState? conversion, int c, int h, int w,
         string? maskColumnName, string? nameColumnName)
     {
         var imageCol = data.Schema[imageColumnName];
@@ -134,50 +153,53 @@ public static class SegmentationDataView
         var cols = new List<DataViewSchema.Column> { imageCol };
         if (maskCol is { } mc) cols.Add(mc);
         if (nameCol is { } ncol) cols.Add(ncol);
-        var items = new List<SegmentationItem>();
-        using var cursor = ExceptionUnwrapping.GetRowCursor(data, cols); // a row's error surfaces as itself, not in ML.NET's worker wrapper
-        var convert = conversion is null ? null : ImageRows.Getter(cursor, imageCol, conversion);
-        var imgGetter = conversion is null ? cursor.GetGetter<VBuffer<float>>(imageCol) : null;
-        var maskGetter = maskCol is { } m2 ? cursor.GetGetter<VBuffer<byte>>(m2) : null;
-        var nameGetter = nameCol is { } n2 ? cursor.GetGetter<ReadOnlyMemory<char>>(n2) : null;
-        VBuffer<float> img = default;
-        VBuffer<byte> mask = default;
-        ReadOnlyMemory<char> name = default;
-        long row = 0;
-        while (cursor.MoveNext())
+        return Rows();
+
+        IEnumerable<SegmentationItem> Rows()
         {
-            float[] pixels;
-            if (convert is not null)
+            using var cursor = ExceptionUnwrapping.GetRowCursor(data, cols); // a row's error surfaces as itself, not in ML.NET's worker wrapper
+            var convert = conversion is null ? null : ImageRows.Getter(cursor, imageCol, conversion);
+            var imgGetter = conversion is null ? cursor.GetGetter<VBuffer<float>>(imageCol) : null;
+            var maskGetter = maskCol is { } m2 ? cursor.GetGetter<VBuffer<byte>>(m2) : null;
+            var nameGetter = nameCol is { } n2 ? cursor.GetGetter<ReadOnlyMemory<char>>(n2) : null;
+            VBuffer<float> img = default;
+            VBuffer<byte> mask = default;
+            ReadOnlyMemory<char> name = default;
+            long row = 0;
+            while (cursor.MoveNext())
             {
-                pixels = convert(row);
+                float[] pixels;
+                if (convert is not null)
+                {
+                    pixels = convert(row);
+                }
+                else
+                {
+                    imgGetter!(ref img);
+                    if (img.Length != c * h * w)
+                        throw new ArgumentException($"Row {row} of column '{imageColumnName}' has {img.Length} values; expected {c}x{h}x{w} = {c * h * w}.", nameof(data));
+                    pixels = new float[img.Length];
+                    img.CopyTo(pixels);
+                }
+                byte[]? maskArr = null;
+                if (maskGetter is not null)
+                {
+                    maskGetter(ref mask);
+                    if (mask.Length != h * w)
+                        throw new ArgumentException($"Row {row} of column '{maskColumnName}' has {mask.Length} values; expected {h}x{w} = {h * w}.", nameof(data));
+                    maskArr = new byte[mask.Length];
+                    mask.CopyTo(maskArr);
+                }
+                string itemName = row.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                if (nameGetter is not null)
+                {
+                    nameGetter(ref name);
+                    itemName = name.ToString();
+                }
+                yield return new SegmentationItem(itemName, pixels, c, h, w, maskArr);
+                row++;
             }
-            else
-            {
-                imgGetter!(ref img);
-                if (img.Length != c * h * w)
-                    throw new ArgumentException($"Row {row} of column '{imageColumnName}' has {img.Length} values; expected {c}x{h}x{w} = {c * h * w}.", nameof(data));
-                pixels = new float[img.Length];
-                img.CopyTo(pixels);
-            }
-            byte[]? maskArr = null;
-            if (maskGetter is not null)
-            {
-                maskGetter(ref mask);
-                if (mask.Length != h * w)
-                    throw new ArgumentException($"Row {row} of column '{maskColumnName}' has {mask.Length} values; expected {h}x{w} = {h * w}.", nameof(data));
-                maskArr = new byte[mask.Length];
-                mask.CopyTo(maskArr);
-            }
-            string itemName = row.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            if (nameGetter is not null)
-            {
-                nameGetter(ref name);
-                itemName = name.ToString();
-            }
-            items.Add(new SegmentationItem(itemName, pixels, c, h, w, maskArr));
-            row++;
         }
-        return items;
     }
 }
 

@@ -115,13 +115,14 @@ public sealed class ThresholdEstimator : NoisySegEstimator<ThresholdTransformer>
         return (Plan(state), chain => new ThresholdTransformer(chain, state));
     }
 
-    /// <summary><see cref="ThresholdPolarity.Auto"/> over the whole data: the side of each image's Otsu threshold with fewer pixels in total.</summary>
+    /// <summary><see cref="ThresholdPolarity.Auto"/> over the whole data: the side of each image's Otsu threshold with
+    /// fewer pixels in total (one image in memory at a time).</summary>
     private ThresholdPolarity ResolvePolarity(IDataView input, int c, int h, int w)
     {
         long above = 0, total = 0;
-        foreach (var item in SegmentationDataView.ReadItems(input, _input, null, null))
+        foreach (var image in SegmentationDataView.StreamImages(input, _input))
         {
-            var (a, t) = ThresholdBaselines.CountAboveOtsu(item.Image, c, h, w);
+            var (a, t) = ThresholdBaselines.CountAboveOtsu(image, c, h, w);
             above += a;
             total += t;
         }

@@ -77,8 +77,14 @@ public sealed class MetaStructureEstimator : NoisySegEstimator<MetaStructureTran
     {
         int k = _options.ClassCount, highest = -1;
         long row = 0;
-        foreach (var mask in input.GetColumn<VBuffer<byte>>(input.Schema[_options.InputColumnName]))
+        var column = input.Schema[_options.InputColumnName];
+        // Through the unwrapping cursor: an upstream mapping's own exception reaches the caller as itself.
+        using var cursor = ExceptionUnwrapping.GetRowCursor(input, [column]);
+        var get = cursor.GetGetter<VBuffer<byte>>(column);
+        VBuffer<byte> mask = default;
+        while (cursor.MoveNext())
         {
+            get(ref mask);
             foreach (byte v in mask.DenseValues())
             {
                 if (v == Core.MaskConventions.IgnoreIndex) continue;

@@ -81,6 +81,19 @@ public sealed class TypedErrorTests
     }
 
     [TestMethod]
+    public void UpstreamRowError_ReachesTheMetaStructureFitAsItself()
+    {
+        // The meta-structure Fit scans the masks for their classes; a row error of the mapping before it is that error,
+        // not ML.NET's worker wrapper around it.
+        var ml = new MLContext(seed: 0);
+        var corrupt = ml.Transforms.CorruptLabels(LabelNoiseSpec.FromMatrix(TwoClasses)).Fit(Items(ml, 16, classes: 2));
+        var scored = corrupt.Transform(Items(ml, 16, classes: 3));
+        var e = Assert.ThrowsExactly<ArgumentException>(() => ml.Transforms.ExtractMetaStructure(inputColumnName: "NoisyMask", classCount: 3).Fit(scored));
+        StringAssert.StartsWith(e.Message, "Image 'img0': the mask column 'Mask' holds 2 at pixel (x=");
+        StringAssert.Contains(e.Message, "2x2 noise transition matrix");
+    }
+
+    [TestMethod]
     public void ModelAppliedToAnotherImageSize_FailsBeforeAnyRow_NamingTheColumnAndTheTrainedShape()
     {
         var (ml, _, model) = SmallPipeline.Get();

@@ -302,7 +302,7 @@ internal static class ImageRows
         bool needChannels = state.Channels == 0, needSize = state.Height <= 0 || state.Width <= 0;
         if (!needChannels && !needSize) return state;
         // The first row, read and decoded once for both.
-        using var cursor = data.GetRowCursor(new[] { column });
+        using var cursor = ExceptionUnwrapping.GetRowCursor(data, new[] { column });
         if (!cursor.MoveNext()) throw new ArgumentException($"The data has no rows; the image column '{column.Name}' must show at least one image to fix the channels and size.", "input");
         int channels, height, width;
         if (state.Source == ImageSource.MLImage)

@@ -153,7 +153,7 @@ public sealed class LabelQualityEstimator : NoisySegEstimator<LabelQualityTransf
     {
         var o = _options;
         int n = h * w;
-        using var cursor = foldColumn is { } fc ? input.GetRowCursor([maskColumn, probabilityColumn, fc]) : input.GetRowCursor([maskColumn, probabilityColumn]);
+        using var cursor = foldColumn is { } fc ? ExceptionUnwrapping.GetRowCursor(input, [maskColumn, probabilityColumn, fc]) : ExceptionUnwrapping.GetRowCursor(input, [maskColumn, probabilityColumn]);
         var getMask = cursor.GetGetter<VBuffer<byte>>(maskColumn);
         var getProbability = cursor.GetGetter<VBuffer<float>>(probabilityColumn);
         var getFold = foldColumn is { } f ? cursor.GetGetter<int>(f) : null;
@@ -235,7 +235,7 @@ public sealed class LabelQualityEstimator : NoisySegEstimator<LabelQualityTransf
 
     private static int FirstRowPlanes(IDataView input, DataViewSchema.Column column, int n)
     {
-        using var cursor = input.GetRowCursor([column]);
+        using var cursor = ExceptionUnwrapping.GetRowCursor(input, [column]);
         var get = cursor.GetGetter<VBuffer<float>>(column);
         if (!cursor.MoveNext()) throw new ArgumentException("The input has no rows; nothing to fit.", nameof(input));
         VBuffer<float> v = default;
@@ -460,7 +460,7 @@ internal sealed class SequentialPlanes : IReadOnlyList<float[]>, IDisposable
         if (count is null)
         {
             count = 0;
-            using var c = data.GetRowCursor([column]);
+            using var c = ExceptionUnwrapping.GetRowCursor(data, [column]);
             while (c.MoveNext()) count++;
         }
         Count = checked((int)count.Value);
@@ -477,7 +477,7 @@ internal sealed class SequentialPlanes : IReadOnlyList<float[]>, IDisposable
             if (_cursor is null || index < _position)
             {
                 _cursor?.Dispose();
-                _cursor = _data.GetRowCursor([_column]);
+                _cursor = ExceptionUnwrapping.GetRowCursor(_data, [_column]);
                 _getter = _cursor.GetGetter<VBuffer<float>>(_column);
                 _position = -1;
             }

@@ -81,7 +81,7 @@ public sealed class TypedErrorTests
     }
 
     [TestMethod]
-    public void UpstreamRowError_ReachesTheMetaStructureFitAsItself()
+    public void UpstreamRowError_ReachesTheMetaStructureAndLabelQualityFitsAsItself()
     {
         // The meta-structure Fit scans the masks for their classes; a row error of the mapping before it is that error,
         // not ML.NET's worker wrapper around it.
@@ -91,6 +91,9 @@ public sealed class TypedErrorTests
         var e = Assert.ThrowsExactly<ArgumentException>(() => ml.Transforms.ExtractMetaStructure(inputColumnName: "NoisyMask", classCount: 3).Fit(scored));
         StringAssert.StartsWith(e.Message, "Image 'img0': the mask column 'Mask' holds 2 at pixel (x=");
         StringAssert.Contains(e.Message, "2x2 noise transition matrix");
+        // The same for the label-quality Fit (the gray images stand in for probabilities).
+        var quality = Assert.ThrowsExactly<ArgumentException>(() => ml.Transforms.ScoreLabelQuality("NoisyMask", "Image", classCount: 2).Fit(scored));
+        StringAssert.Contains(quality.Message, "2x2 noise transition matrix");
     }
 
     [TestMethod]

@@ -227,7 +227,18 @@ public sealed class StudyRunner
         // One pass of the test set through the network (cached), scored through the catalog with the model's own
         // (label-free) decoding; its probabilities are decoded two more ways below.
         var scored = ml.Data.Cache(seg.Transform(testView), SegmentationColumnNames.Mask, SegmentationColumnNames.PredictedMask, SegmentationColumnNames.Probability);
-        var testProbs = scored.GetColumn<VBuffer<float>>(SegmentationColumnNames.Probability).Select(v => v.DenseValues().ToArray()).ToList();
+        var testProbs = new List<float[]>();
+        var probabilityColumn = scored.Schema[SegmentationColumnNames.Probability];
+        using (var cursor = ExceptionUnwrapping.GetRowCursor(scored, [probabilityColumn])) // a row's error (e.g. non-finite outputs) as itself
+        {
+            var get = cursor.GetGetter<VBuffer<float>>(probabilityColumn);
+            VBuffer<float> values = default;
+            while (cursor.MoveNext())
+            {
+                get(ref values);
+                testProbs.Add(values.DenseValues().ToArray());
+            }
+        }
         var testMasks = data.Test.Select(x => x.Mask!).ToList();
         double auc = double.NaN;
         StudyScores labelFree;

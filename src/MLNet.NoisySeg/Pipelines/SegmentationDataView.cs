@@ -107,14 +107,7 @@ public static class SegmentationDataView
         string? maskColumnName = SegmentationColumnNames.Mask,
         string? nameColumnName = SegmentationColumnNames.Name,
         int? height = null, int? width = null)
-    {
-        ArgumentNullException.ThrowIfNull(data);
-        var imageCol = SchemaChecks.RequireVector(data.Schema, imageColumnName, NumberDataViewType.Single, "image");
-        var (c, h, w, interleaved) = ImageColumns.VectorShape((VectorDataViewType)imageCol.Type, imageColumnName, "image column", height, width, "");
-        // Interleaved [H, W, C] vectors (ExtractPixels with interleaving) are read into planar layout, values as they are.
-        var conversion = interleaved ? new ImageInputState(ImageSource.FloatVector, true, c, h, w, c, null, null, ImageScaling.None, null, 0, h, w) : null;
-        return ReadItems(data, imageColumnName, conversion, c, h, w, maskColumnName, nameColumnName);
-    }
+        => StreamItems(data, imageColumnName, maskColumnName, nameColumnName, height, width).ToList();
 
     /// <summary>
     /// The images of an image column one at a time (planar, as <see cref="ReadItems(IDataView, string, string?, string?, int?, int?)"/>
@@ -122,12 +115,18 @@ public static class SegmentationDataView
     /// as they are read.
     /// </summary>
     internal static IEnumerable<float[]> StreamImages(IDataView data, string imageColumnName)
+        => StreamItems(data, imageColumnName, null, null, null, null).Select(item => item.Image);
+
+    /// <summary>The rows of <see cref="ReadItems(IDataView, string, string?, string?, int?, int?)"/>, one at a time; the columns are checked now.</summary>
+    private static IEnumerable<SegmentationItem> StreamItems(IDataView data, string imageColumnName, string? maskColumnName, string? nameColumnName,
+        int? height, int? width)
     {
         ArgumentNullException.ThrowIfNull(data);
         var imageCol = SchemaChecks.RequireVector(data.Schema, imageColumnName, NumberDataViewType.Single, "image");
-        var (c, h, w, interleaved) = ImageColumns.VectorShape((VectorDataViewType)imageCol.Type, imageColumnName, "image column", null, null, "");
+        var (c, h, w, interleaved) = ImageColumns.VectorShape((VectorDataViewType)imageCol.Type, imageColumnName, "image column", height, width, "");
+        // Interleaved [H, W, C] vectors (ExtractPixels with interleaving) are read into planar layout, values as they are.
         var conversion = interleaved ? new ImageInputState(ImageSource.FloatVector, true, c, h, w, c, null, null, ImageScaling.None, null, 0, h, w) : null;
-        return Items(data, imageColumnName, conversion, c, h, w, null, null).Select(item => item.Image);
+        return Items(data, imageColumnName, conversion, c, h, w, maskColumnName, nameColumnName);
     }
 
     /// <summary>

@@ -35,7 +35,7 @@ public sealed class LabelQualityCalibrator
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="fold"/> is negative.</exception>
     public void Add(ReadOnlySpan<byte> mask, ReadOnlySpan<float> probabilities, int width, int height, int? fold = null)
     {
-        if (fold is < 0) throw new ArgumentOutOfRangeException(nameof(fold), fold, "fold must be null or at least 0.");
+        QualityPixels.CheckFold(fold);
         Guard.MaskSize(mask.Length, width, height, nameof(mask));
         int n = mask.Length, k = _model.ClassCount, c = _model.LabelClassCount;
         byte[] labels = QualityPixels.NormaliseMask(mask, c, _model.Options.IgnoreIndex, nameof(mask));

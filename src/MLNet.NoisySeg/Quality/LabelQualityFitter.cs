@@ -121,7 +121,7 @@ public sealed class LabelQualityFitter
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="fold"/> is negative.</exception>
     public void Add(ReadOnlySpan<byte> mask, ReadOnlySpan<float> probabilities, int width, int height, int? fold)
     {
-        if (fold is < 0) throw new ArgumentOutOfRangeException(nameof(fold), fold, "fold must be null or at least 0.");
+        QualityPixels.CheckFold(fold);
         Guard.MaskSize(mask.Length, width, height, nameof(mask));
         int n = mask.Length, k = ClassCount, c = LabelClassCount;
         byte[] labels = QualityPixels.NormaliseMask(mask, c, Options.IgnoreIndex, nameof(mask));

@@ -19,7 +19,7 @@ public sealed class LabelQualityImage
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="fold"/> is negative.</exception>
     public LabelQualityImage(string id, byte[] mask, float[] probabilities, int width, int height, int? fold = null)
     {
-        if (fold is < 0) throw new ArgumentOutOfRangeException(nameof(fold), fold, "fold must be null or at least 0.");
+        QualityPixels.CheckFold(fold);
         ArgumentNullException.ThrowIfNull(id);
         ArgumentNullException.ThrowIfNull(mask);
         ArgumentNullException.ThrowIfNull(probabilities);
@@ -74,6 +74,12 @@ internal static class QualityPixels
             throw new ArgumentException($"{name}[{i}] = {v} is not a class index in [0, {labelClassCount - 1}] nor the ignore value.", name);
         }
         return m;
+    }
+
+    /// <summary>Throws <see cref="ArgumentOutOfRangeException"/> (parameter "fold") unless the fold is null or at least 0.</summary>
+    public static void CheckFold(int? fold)
+    {
+        if (fold is < 0) throw new ArgumentOutOfRangeException(nameof(fold), fold, "fold must be null or at least 0.");
     }
 
     /// <summary>Throws unless every probability is a number in [0, 1] and the length is K x pixels.</summary>

@@ -159,14 +159,12 @@ internal static class QualityBenchmark
             ExcludedClass = data.ExcludedClass,
             StorePixelMaps = true,
         };
-        // Predicted once and kept: the variants below score the same probabilities again.
-        var predictions = fitted.Predictions().ToList();
-        // With their folds: the contradiction-outlier score judges each image with its own model's thresholds.
-        var images = predictions.Select(p => new LabelQualityImage(p.Item.Name, p.Item.Mask!, p.Probability, p.Item.Width, p.Item.Height, p.Fold)).ToList();
-        var foldOf = predictions.Select(p => p.Fold).ToArray();
+        // Predicted once and kept: the variants below score the same probabilities again. With their folds: the
+        // contradiction-outlier score judges each image with its own model's thresholds.
+        var images = fitted.Predictions().Select(p => new LabelQualityImage(p.Item.Name, p.Item.Mask!, p.Probability, p.Item.Width, p.Item.Height, p.Fold)).ToList();
         var model = LabelQualityModel.Fit(images, k, options);
         Console.WriteLine($"    decoding {model.Decoding}; Q̂ {model.EstimatedNoise}");
-        if (!string.IsNullOrEmpty(dump)) Dump(dump, data, seed, images, foldOf, kindOf, model);
+        if (!string.IsNullOrEmpty(dump)) Dump(dump, data, seed, images, kindOf, model);
 
         var scores = Scores.ToDictionary(s => s, _ => new double[n]);
         var structural = new PixelIssueDetection();
@@ -291,7 +289,7 @@ internal static class QualityBenchmark
     /// planted kind or "clean", width, height, the four scores) and DIR/NAME-seedS.bin (per image in order: the original
     /// mask, the given (corrupted) mask and the decoded mask as bytes, then the probabilities and the image as float32).
     /// </summary>
-    private static void Dump(string dir, Dataset data, int seed, List<LabelQualityImage> images, int[] foldOf, PlantedErrorKind?[] kindOf, LabelQualityModel model)
+    private static void Dump(string dir, Dataset data, int seed, List<LabelQualityImage> images, PlantedErrorKind?[] kindOf, LabelQualityModel model)
     {
         Directory.CreateDirectory(dir);
         string stem = Path.Combine(dir, FormattableString.Invariant($"{data.Name.Split(' ')[0].ToLowerInvariant()}-seed{seed}"));
@@ -303,7 +301,7 @@ internal static class QualityBenchmark
                 var im = images[i];
                 var q = model.Score(im, i);
                 var item = data.Items[i];
-                tsv.Append(Inv, $"{i}\t{im.Id}\t{foldOf[i]}\t{kindOf[i]?.ToString() ?? "clean"}\t{im.Width}\t{im.Height}\t{item.Channels}\t{q.MetaStructureScore:R}\t{q.SoftminScore:R}\t{q.GetScore(LabelQualityScoreKind.ConfidentIssues):R}\t{q.ContradictionOutlierScore:R}\n");
+                tsv.Append(Inv, $"{i}\t{im.Id}\t{im.Fold}\t{kindOf[i]?.ToString() ?? "clean"}\t{im.Width}\t{im.Height}\t{item.Channels}\t{q.MetaStructureScore:R}\t{q.SoftminScore:R}\t{q.GetScore(LabelQualityScoreKind.ConfidentIssues):R}\t{q.ContradictionOutlierScore:R}\n");
                 bin.Write(item.Mask!);
                 bin.Write(im.Mask);
                 bin.Write(q.DecodedMask!);

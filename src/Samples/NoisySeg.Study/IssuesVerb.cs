@@ -252,7 +252,7 @@ public sealed class IssuesVerb : Verb
         var ranked = LabelQualityReport.Rank(results, o.RankBy);
         Directory.CreateDirectory(o.Out);
         string csv = Path.Combine(o.Out, CsvName);
-        StudyResultStore.WriteAtomically(csv, ToCsv(ranked, fitted.Folds, classes));
+        StudyResultStore.WriteAtomically(csv, ToCsv(ranked, classes));
         log.LogInformation("Ranked {Count} images by {Score} (most suspicious first): {Csv}", ranked.Count, o.RankBy, Path.GetFullPath(csv));
         int outliers = results.Count(r => r.ContradictionZ > OutlierZ);
         log.LogInformation("{Outliers} image(s) are contradicted by their model beyond z = {Z} of the folder's spread (contradiction_z in the CSV; a clean folder has few or none)",
@@ -271,7 +271,7 @@ public sealed class IssuesVerb : Verb
                 ct.ThrowIfCancellationRequested();
                 int i = ranked[r].Index;
                 var item = items[i];
-                var q = model.Score(item.Mask, fitted.PredictProbabilities(i), item.Width, item.Height, item.Name, i, fitted.Folds[i]);
+                var q = model.Score(item.Mask, fitted.PredictProbabilities(i), item.Width, item.Height, item.Name, i, ranked[r].Fold);
                 string path = Path.Combine(folder, string.Create(CultureInfo.InvariantCulture, $"{r + 1:000}-{SafeStem(item.Name)}.png"));
                 var (rgb, width, height) = Overlay(item, q, classes);
                 PngWriter.WriteRgb(path, rgb, width, height);
@@ -287,7 +287,7 @@ public sealed class IssuesVerb : Verb
         => fitted.Predictions(ct).Select(p => new LabelQualityImage(p.Item.Name, p.Item.Mask!, p.Probability, p.Item.Width, p.Item.Height, p.Fold));
 
     /// <summary>The ranked CSV: rank, name, fold, the four scores, the contradiction's z, class and direction, pixel counts, per-class meta-structure scores.</summary>
-    internal static string ToCsv(IReadOnlyList<ImageLabelQuality> ranked, IReadOnlyList<int> folds, int classes)
+    internal static string ToCsv(IReadOnlyList<ImageLabelQuality> ranked, int classes)
     {
         var ci = CultureInfo.InvariantCulture;
         var sb = new StringBuilder("rank,name,fold,contradiction_outlier_score,meta_structure_score,softmin_score,confident_issue_score,contradiction_z,contradiction_class,contradiction_direction,"
@@ -297,7 +297,7 @@ public sealed class IssuesVerb : Verb
         for (int r = 0; r < ranked.Count; r++)
         {
             var q = ranked[r];
-            sb.Append(ci, $"{r + 1},{Quote(q.Id ?? "")},{folds[q.Index]},{q.ContradictionOutlierScore:R},{q.MetaStructureScore:R},{q.SoftminScore:R},{q.GetScore(LabelQualityScoreKind.ConfidentIssues):R},");
+            sb.Append(ci, $"{r + 1},{Quote(q.Id ?? "")},{q.Fold},{q.ContradictionOutlierScore:R},{q.MetaStructureScore:R},{q.SoftminScore:R},{q.GetScore(LabelQualityScoreKind.ConfidentIssues):R},");
             sb.Append(ci, $"{q.ContradictionZ:R},{q.ContradictionClass},{q.ContradictionDirection.ToString().ToLowerInvariant()},");
             sb.Append(ci, $"{q.StructuralIssueCount},{q.ConfidentIssueCount},{q.DisagreementCount},{q.ScoredPixelCount}");
             foreach (double s in q.ClassMetaStructureScores) sb.Append(ci, $",{s:R}");
